@@ -1,0 +1,84 @@
+"""Cut a card into its seven fields and read the simple ones (parties table, free text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from extractors.document import Card, Line
+from extractors.headings import field_specs, match_field, party_labels
+
+FIELD_NAMES = {spec.number: spec.name for spec in field_specs()}
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The lines of each field of a card, keyed by field number (1–7)."""
+
+    lines: dict[int, tuple[Line, ...]]
+    warnings: tuple[str, ...]
+
+    def text(self, number: int) -> str:
+        """A field's lines as clean text, one line (paragraph or list item) per line."""
+        return "\n".join(ln.text.replace("\t", " ").strip() for ln in self.lines.get(number, ()))
+
+    def rows(self, number: int) -> list[list[str]]:
+        """A table field's rows, each split into its cells."""
+        return [ln.text.split("\t") for ln in self.lines.get(number, ())]
+
+
+def card_to_sections(card: Card) -> Sections:
+    """Group a card's body lines under the field heading they follow."""
+    sections: dict[int, list[Line]] = {}
+    warnings: list[str] = []
+    current: int | None = None
+    for ln in card.lines:
+        number = match_field(ln.text)
+        if number is not None:
+            if number in sections:
+                warnings.append(f"duplicate_field_{FIELD_NAMES[number]}")
+            current = number
+            sections.setdefault(number, [])
+            continue
+        if current is None:
+            warnings.append("text_before_first_field")
+            continue
+        sections[current].append(ln)
+    for number, name in FIELD_NAMES.items():
+        if number not in sections:
+            warnings.append(f"missing_field_{name}")
+    return Sections({k: tuple(v) for k, v in sections.items()}, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class PartyCells:
+    """The raw text of the two rows of the (1) table."""
+
+    japanese: str
+    foreign: str
+
+
+def rows_to_parties(lines: tuple[Line, ...]) -> PartyCells:
+    """Read the 日本の自治体 / 海外の自治体 rows; a row without a label continues the one above."""
+    labels = party_labels()
+    values: dict[str, list[str]] = {"japanese": [], "foreign": []}
+    side: str | None = None
+    for ln in lines:
+        cells = [c.strip() for c in ln.text.split("\t")]
+        head = cells[0]
+        found = None
+        for key, names in labels.items():
+            for name in names:
+                if head == name or (len(cells) == 1 and head.startswith(name)):
+                    found = (key, name)
+                    break
+            if found:
+                break
+        if found:
+            side = found[0]
+            rest = cells[1:] if head == found[1] else [head[len(found[1]):], *cells[1:]]
+        else:
+            rest = cells
+        value = " ".join(c for c in rest if c)
+        if side and value:
+            values[side].append(value)
+    return PartyCells(" ".join(values["japanese"]).strip(), " ".join(values["foreign"]).strip())

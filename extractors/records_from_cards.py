@@ -1,0 +1,168 @@
+"""Turn one segmented card into a validated record or a reject."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import replace
+
+from extractors.document import Card, Document
+from extractors.fields import card_to_sections, rows_to_parties
+from extractors.records import AgreementRecord, RejectRecord
+from extractors.validate import hard_rule_failures
+from extractors.version import EXTRACTOR_VERSION
+from nlp.contacts import parse_contact
+from nlp.countries import country_codes
+from nlp.dates import parse_agreement_date
+from nlp.parties import split_foreign_entities, split_jp_entities
+from nlp.prefectures import prefectures_of
+from nlp.urls import extract_urls
+
+RELISTED_MARK = re.compile(r"\s*[【\[]\s*再\s*掲\s*[】\]]\s*")
+
+
+def heading_to_title(heading: str) -> tuple[str, bool]:
+    """The card title without its 【再掲】 marker, and whether the marker was there."""
+    relisted = bool(RELISTED_MARK.search(heading))
+    return RELISTED_MARK.sub("", heading).strip(), relisted
+
+
+def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord | RejectRecord:
+    """Extract every field of a card; hard-rule failures make a reject carrying the raw text."""
+    title, relisted = heading_to_title(card.heading)
+    sections = card_to_sections(card)
+    warnings: list[str] = [*card.notes, *sections.warnings]
+
+    parties = rows_to_parties(sections.lines.get(1, ()))
+    jp_entities = split_jp_entities(parties.japanese)
+    foreign_entities = split_foreign_entities(parties.foreign)
+
+    date_raw = sections.text(2)
+    date = parse_agreement_date(date_raw)
+    warnings.extend(date.warnings)
+
+    url_result = extract_urls(sections.text(6))
+    warnings.extend(url_result.warnings)
+
+    contact = parse_contact(sections.rows(7))
+    warnings.extend(contact.warnings)
+
+    card_id = f"{card.category_code}-{card.card_no}" if card.card_no is not None else None
+    failures = hard_rule_failures(card_no=card.card_no, title=title, jp_entities=jp_entities,
+                                  foreign_entities=foreign_entities)
+    if failures:
+        return RejectRecord(
+            survey_id=survey_id,
+            source_path=doc.path,
+            source_sha256=doc.sha256,
+            card_id=card_id,
+            category_code=card.category_code,
+            card_no=card.card_no,
+            page_start=card.page_start,
+            page_end=card.page_end,
+            line_start=card.heading_line.lineno,
+            reasons=failures,
+            warnings=_unique(warnings),
+            raw_text=card.raw_text,
+            extractor_version=EXTRACTOR_VERSION,
+        )
+    return AgreementRecord(
+        survey_id=survey_id,
+        source_path=doc.path,
+        source_sha256=doc.sha256,
+        card_id=card_id,
+        category_code=card.category_code,
+        category=card.category,
+        card_no=card.card_no,
+        title=title,
+        relisted=relisted,
+        agreement_key="",  # assigned across the document by assign_agreement_keys
+        page_start=card.page_start,
+        page_end=card.page_end,
+        jp_entities=jp_entities,
+        jp_prefectures=prefectures_of(jp_entities),
+        foreign_entities=foreign_entities,
+        country_codes=country_codes(parties.foreign),
+        agreement_date=date.date,
+        agreement_date_precision=date.precision,
+        agreement_date_raw=date_raw,
+        background=sections.text(3),
+        activities=sections.text(4),
+        outcomes=sections.text(5),
+        urls=list(url_result.urls),
+        contact_department=contact.department,
+        phones=list(contact.phones),
+        emails=list(contact.emails),
+        warnings=_unique(warnings),
+        extractor_version=EXTRACTOR_VERSION,
+    )
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# Two cards describe the same agreement when they name the same parties and date and their
+# texts (title + background + activities + outcomes) are nearly the same.
+SAME_AGREEMENT_SIMILARITY = 0.9
+_WS = re.compile(r"\s+")
+
+
+def _body(record: AgreementRecord) -> str:
+    return _WS.sub("", "".join((record.background, record.activities, record.outcomes)))
+
+
+def _same_agreement(a: AgreementRecord, b: AgreementRecord) -> bool:
+    if _WS.sub("", a.title) == _WS.sub("", b.title) and _body(a) == _body(b):
+        return True
+    body_a, body_b = _body(a), _body(b)
+    if not body_a and not body_b:
+        return _WS.sub("", a.title) == _WS.sub("", b.title)
+    matcher = difflib.SequenceMatcher(None, body_a, body_b, autojunk=False)
+    return (matcher.real_quick_ratio() >= SAME_AGREEMENT_SIMILARITY
+            and matcher.quick_ratio() >= SAME_AGREEMENT_SIMILARITY
+            and matcher.ratio() >= SAME_AGREEMENT_SIMILARITY)
+
+
+def assign_agreement_keys(records: list[AgreementRecord]) -> list[AgreementRecord]:
+    """Give every card describing the same agreement (re-listed, marked or not) the same key."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        groups[(tuple(sorted(r.jp_entities)), tuple(sorted(r.foreign_entities)), r.agreement_date)].append(i)
+    parent = list(range(len(records)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for members in groups.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                if find(i) != find(j) and _same_agreement(records[i], records[j]):
+                    parent[find(j)] = find(i)
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(records)):
+        clusters[find(i)].append(i)
+    keyed = list(records)
+    for members in clusters.values():
+        key = agreement_key([records[i] for i in members])
+        for i in members:
+            keyed[i] = replace(records[i], agreement_key=key)
+    return keyed
+
+
+def agreement_key(cluster: list[AgreementRecord]) -> str:
+    """A stable key for one agreement: parties, date and the shortest title of its cards."""
+    first = cluster[0]
+    title = min((_WS.sub("", r.title) for r in cluster), key=lambda t: (len(t), t))
+    basis = "|".join([
+        ",".join(sorted(first.jp_entities)),
+        ",".join(sorted(first.foreign_entities)),
+        first.agreement_date.isoformat() if first.agreement_date else "",
+        title,
+    ])
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
