@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from extractors import validate as V
 from extractors.document import Card, Line
 from extractors.headings import field_specs, match_field, party_labels
 
@@ -35,17 +36,17 @@ def card_to_sections(card: Card) -> Sections:
         number = match_field(ln.text)
         if number is not None:
             if number in sections:
-                warnings.append(f"duplicate_field_{FIELD_NAMES[number]}")
+                warnings.append(f"{V.DUPLICATE_FIELD}:{FIELD_NAMES[number]}")
             current = number
             sections.setdefault(number, [])
             continue
         if current is None:
-            warnings.append("text_before_first_field")
+            warnings.append(V.TEXT_BEFORE_FIRST_FIELD)
             continue
         sections[current].append(ln)
     for number, name in FIELD_NAMES.items():
         if number not in sections:
-            warnings.append(f"missing_field_{name}")
+            warnings.append(f"{V.MISSING_FIELD}:{name}")
     return Sections({k: tuple(v) for k, v in sections.items()}, tuple(warnings))
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from extractors.document import Document, InputError, Line
 from nlp.normalize import fold_lookalikes
 
-# Encodings tried after UTF-8, in order; the one that decodes strictly and reads most like Japanese wins.
-LEGACY_ENCODINGS = ("cp932", "euc_jp")
+# Encodings tried after UTF-8; the one that decodes strictly and reads most like Japanese wins.
+# euc_jis_2004 and shift_jis_2004 are supersets of EUC-JP and Shift_JIS (circled digits included).
+LEGACY_ENCODINGS = ("cp932", "euc_jis_2004", "shift_jis_2004")
 
 _BLOCK_TAG = re.compile(r"</?(?:p|li|br|div|tr|h[1-6])\b[^>]*>", re.IGNORECASE)
 _INLINE_TAG = re.compile(r"</?(?:ul|ol|span|strong|em|b|i|u|table|tbody|td|th|font|a)\b[^>]*>", re.IGNORECASE)
@@ -56,8 +57,8 @@ def _japanese_score(text: str) -> float:
     good = sum(
         1
         for ch in text
-        if ch.isascii() or "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
-        or ch in "、。「」『』【】（）・〜～－"
+        if ch.isascii() or "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uff01" <= ch <= "\uff5e"
+        or ch in "、。「」『』【】・〜①②③④⑤⑥⑦⑧⑨"
     )
     return good / max(1, len(text))
 

@@ -11,14 +11,14 @@ from dataclasses import replace
 from extractors.document import Card, Document
 from extractors.fields import card_to_sections, rows_to_parties
 from extractors.records import AgreementRecord, RejectRecord
-from extractors.validate import hard_rule_failures
+from extractors.validate import validate_record_fields
 from extractors.version import EXTRACTOR_VERSION
 from nlp.contacts import parse_contact
 from nlp.countries import country_codes
 from nlp.dates import parse_agreement_date
 from nlp.parties import split_foreign_entities, split_jp_entities
 from nlp.prefectures import prefectures_of
-from nlp.urls import extract_urls
+from nlp.urls import parse_urls
 
 RELISTED_MARK = re.compile(r"\s*[【\[]\s*再\s*掲\s*[】\]]\s*")
 
@@ -43,15 +43,18 @@ def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord
     date = parse_agreement_date(date_raw)
     warnings.extend(date.warnings)
 
-    url_result = extract_urls(sections.text(6))
+    url_result = parse_urls(sections.text(6))
     warnings.extend(url_result.warnings)
 
     contact = parse_contact(sections.rows(7))
     warnings.extend(contact.warnings)
 
     card_id = f"{card.category_code}-{card.card_no}" if card.card_no is not None else None
-    failures = hard_rule_failures(card_no=card.card_no, title=title, jp_entities=jp_entities,
-                                  foreign_entities=foreign_entities)
+    warnings, failures = validate_record_fields(
+        card_no=card.card_no, title=title, jp_entities=jp_entities, foreign_entities=foreign_entities,
+        agreement_date=date.date, agreement_date_precision=date.precision,
+        contact_department=contact.department, phones=contact.phones, emails=contact.emails, warnings=warnings,
+    )
     if failures:
         return RejectRecord(
             survey_id=survey_id,
@@ -64,7 +67,7 @@ def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord
             page_end=card.page_end,
             line_start=card.heading_line.lineno,
             reasons=failures,
-            warnings=_unique(warnings),
+            warnings=warnings,
             raw_text=card.raw_text,
             extractor_version=EXTRACTOR_VERSION,
         )
@@ -95,18 +98,19 @@ def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord
         contact_department=contact.department,
         phones=list(contact.phones),
         emails=list(contact.emails),
-        warnings=_unique(warnings),
+        warnings=warnings,
         extractor_version=EXTRACTOR_VERSION,
     )
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-# Two cards describe the same agreement when they name the same parties and date and their
-# texts (title + background + activities + outcomes) are nearly the same.
-SAME_AGREEMENT_SIMILARITY = 0.9
+# Two cards describe the same agreement when they name the same Japanese parties, countries and
+# date, and both their titles and their texts (background + activities + outcomes) are nearly the
+# same. The foreign parties are not compared as strings: re-listings print them differently
+# (英国ロンドン市 / イギリス ロンドン市, 中華人民共和国瀋陽市 / 中華人民共和国遼寧省瀋陽市). The title
+# threshold separates the two memoranda of cards ⑥3/⑥4 (same parties, date and background; title
+# similarity 0.89) from the least similar true re-listing, ⑥5/⑧6 (0.96).
+SAME_TEXT_SIMILARITY = 0.9
+SAME_TITLE_SIMILARITY = 0.93
 _WS = re.compile(r"\s+")
 
 
@@ -114,23 +118,29 @@ def _body(record: AgreementRecord) -> str:
     return _WS.sub("", "".join((record.background, record.activities, record.outcomes)))
 
 
-def _same_agreement(a: AgreementRecord, b: AgreementRecord) -> bool:
-    if _WS.sub("", a.title) == _WS.sub("", b.title) and _body(a) == _body(b):
+def _similar(a: str, b: str, threshold: float) -> bool:
+    if a == b:
         return True
-    body_a, body_b = _body(a), _body(b)
-    if not body_a and not body_b:
-        return _WS.sub("", a.title) == _WS.sub("", b.title)
-    matcher = difflib.SequenceMatcher(None, body_a, body_b, autojunk=False)
-    return (matcher.real_quick_ratio() >= SAME_AGREEMENT_SIMILARITY
-            and matcher.quick_ratio() >= SAME_AGREEMENT_SIMILARITY
-            and matcher.ratio() >= SAME_AGREEMENT_SIMILARITY)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold
+
+
+def same_agreement(a: AgreementRecord, b: AgreementRecord) -> bool:
+    """Whether two cards (with the same parties and date) describe one agreement."""
+    return _similar(_WS.sub("", a.title), _WS.sub("", b.title), SAME_TITLE_SIMILARITY) and _similar(
+        _body(a), _body(b), SAME_TEXT_SIMILARITY
+    )
+
+
+def _group_key(r: AgreementRecord) -> tuple:
+    return tuple(sorted(r.jp_entities)), tuple(r.country_codes), r.agreement_date
 
 
 def assign_agreement_keys(records: list[AgreementRecord]) -> list[AgreementRecord]:
     """Give every card describing the same agreement (re-listed, marked or not) the same key."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
-        groups[(tuple(sorted(r.jp_entities)), tuple(sorted(r.foreign_entities)), r.agreement_date)].append(i)
+        groups[_group_key(r)].append(i)
     parent = list(range(len(records)))
 
     def find(i: int) -> int:
@@ -142,7 +152,7 @@ def assign_agreement_keys(records: list[AgreementRecord]) -> list[AgreementRecor
     for members in groups.values():
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
-                if find(i) != find(j) and _same_agreement(records[i], records[j]):
+                if find(i) != find(j) and same_agreement(records[i], records[j]):
                     parent[find(j)] = find(i)
     clusters: dict[int, list[int]] = defaultdict(list)
     for i in range(len(records)):
@@ -156,13 +166,8 @@ def assign_agreement_keys(records: list[AgreementRecord]) -> list[AgreementRecor
 
 
 def agreement_key(cluster: list[AgreementRecord]) -> str:
-    """A stable key for one agreement: parties, date and the shortest title of its cards."""
-    first = cluster[0]
+    """A key for one agreement that does not depend on card numbers or order: parties, date, shortest title."""
+    jp, countries, date = _group_key(cluster[0])
     title = min((_WS.sub("", r.title) for r in cluster), key=lambda t: (len(t), t))
-    basis = "|".join([
-        ",".join(sorted(first.jp_entities)),
-        ",".join(sorted(first.foreign_entities)),
-        first.agreement_date.isoformat() if first.agreement_date else "",
-        title,
-    ])
+    basis = "|".join([",".join(jp), ",".join(countries), date.isoformat() if date else "", title])
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]

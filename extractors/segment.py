@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from extractors import validate as V
 from extractors.document import Card, Document, Line
 from extractors.headings import match_card, match_category, match_field, toc_page
 
@@ -116,7 +117,7 @@ def lines_to_cards(lines: list[Line]) -> Segmentation:
             )
             if starts_card:
                 close()
-                notes = [] if heading.number == expected else [f"card_number_out_of_sequence:{expected}"]
+                notes = [] if heading.number == expected else [f"{V.CARD_NUMBER_OUT_OF_SEQUENCE}:{expected}"]
                 current = {"category": category, "number": heading.number, "heading": heading.text,
                            "line": ln, "body": [], "max_field": 0, "notes": notes}
                 expected = heading.number + 1
