@@ -87,6 +87,7 @@ class Segment:
     x1: float
     lead: float  # width of the first unbreakable unit: what a wrap before it had to fit
     trailing_space: bool = False  # a space glyph followed the text (a word boundary at a wrap)
+    leading_space: bool = False  # a space glyph came before the text
     col: int = 0  # column of a rule-less table in its region (0 for ordinary text)
     limit: float | None = None  # right edge text of this column reaches (None: the region's)
 
@@ -286,10 +287,13 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
     parts: list[str] = []
     spaces = 0
 
+    leading = False
+
     def close(trailing: bool) -> None:
         if glyphs:
             text = fold_lookalikes("".join(parts))
-            segments.append(Segment(text, float(glyphs[0]["x0"]), float(glyphs[-1]["x1"]), _lead_width(glyphs), trailing))
+            x0, x1 = float(glyphs[0]["x0"]), float(glyphs[-1]["x1"])
+            segments.append(Segment(text, x0, x1, _lead_width(glyphs), trailing, leading and not segments))
 
     for c in row:
         if _is_space(c):
@@ -306,6 +310,8 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
                 parts.append(" " * spaces)
             elif gap >= SPACE_GAP_EM * em:
                 parts.append(" ")
+        else:
+            leading = spaces > 0
         spaces = 0
         glyphs.append(c)
         parts.append(c["text"])
@@ -380,7 +386,8 @@ def _join_in_cell(pieces: Sequence[PhysicalLine], right: float) -> str:
     for ln in pieces:
         piece = " ".join(s.text for s in ln.segments)
         if prev is not None and text:
-            text += _separator(text[-1], piece[0], right - prev.x1, prev.segments[-1].trailing_space, prev.size)
+            space = prev.segments[-1].trailing_space or ln.segments[0].leading_space
+            text += _separator(text[-1], piece[0], right - prev.x1, space, prev.size)
         text += piece
         prev = ln
     return text
@@ -548,15 +555,15 @@ def drop_running_furniture(
 # ---------------------------------------------------------------------------
 
 
-def _separator(before: str, after: str, room: float, trailing_space: bool, size: float) -> str:
-    """What goes between two wrapped pieces: one space between ASCII words split at a word boundary, else nothing."""
-    if not (before.isascii() and after.isascii()) or before.isspace() or after.isspace():
-        return ""
-    if trailing_space:  # the printed line ended in a space glyph: the wrap was at a word boundary
-        return " " if (before.isalnum() or before in ",.;:!?)") and (after.isalnum() or after == "(") else ""
-    # No space glyph: only words of letters that left a wide blank behind them were split at a space
-    # (a number, URL or address is broken mid-way at the edge and joins as is).
-    return " " if before.isalpha() and after.isalpha() and room >= size else ""
+def _separator(before: str, after: str, room: float, space_glyph: bool, size: float) -> str:
+    """What goes between two wrapped pieces: the space glyph printed at the break, if any; else nothing,
+    except one space between ASCII words that a wide blank shows were split at a word boundary."""
+    if space_glyph:
+        return " "
+    # Japanese wraps anywhere; a number, URL or address broken mid-way at the edge joins as is.
+    if before.isascii() and after.isascii() and before.isalpha() and after.isalpha() and room >= size:
+        return " "
+    return ""
 
 
 def _reached(x1: float, limit: float | None, lead: float) -> bool:
@@ -576,7 +583,8 @@ class _Cell:
     def add(self, seg: Segment, size: float) -> None:
         if self.parts:
             room = (self.limit - self.last_x1) if self.limit is not None else 0.0
-            self.parts.append(_separator(self.parts[-1][-1], seg.text[0], room, self.trailing_space, self.size))
+            space = self.trailing_space or seg.leading_space
+            self.parts.append(_separator(self.parts[-1][-1], seg.text[0], room, space, self.size))
         self.parts.append(seg.text)
         self.last_x1, self.trailing_space, self.size = seg.x1, seg.trailing_space, size
 

@@ -3,8 +3,8 @@
 Two views of the same tokenizer (SudachiPy, dictionary ``sudachidict_core``,
 split mode C, nothing downloaded at run time):
 
-* :func:`tokens` — the hot path. SudachiPy called directly (loads in ~0.1 s),
-  returning light :class:`Tok` tuples (surface, character offsets, POS tag).
+* :func:`tokens` — the hot path: spaCy's Japanese tokenizer (SudachiPy split
+  mode C) returning light :class:`Tok` tuples (surface, character offsets, POS tag).
   The splitting and country rules call it only for the few strings whose
   reading depends on word boundaries (a ``・`` between two names, a country
   name glued to other katakana), never for every card.
@@ -14,9 +14,8 @@ split mode C, nothing downloaded at run time):
   prefectures, ``ADMIN_SUFFIX`` for 市/町/村/郡/県/州/…) and a small
   component aligning COUNTRY with :func:`nlp.countries.countries_in`. No statistical
   model (ja_ginza is slow and labels 中華人民共和国 as a religion). It yields
-  exactly the tokens and tags of :func:`tokens` (tested); use it to inspect
-  or debug rules. It is not on the per-card path because importing spaCy
-  alone costs ~1 s.
+  the tokens of :func:`tokens`. Loading it costs ~1.4 s once per process
+  (importing spaCy); the benchmark reports that apart from per-card time.
 
 Rule data lives in ``nlp/rules`` (TOML and TSV); :func:`load_toml` and
 :func:`load_tsv` read it, :func:`rule` fetches one rule by id.
@@ -97,6 +96,7 @@ class Tok(NamedTuple):
 
 @functools.cache
 def _sudachi():
+    """SudachiPy itself (split mode C), used only to cross-check the spaCy tokenizer in tests."""
     from sudachipy import dictionary, tokenizer
 
     return dictionary.Dictionary(dict="core").create(mode=tokenizer.Tokenizer.SplitMode.C)
@@ -104,7 +104,17 @@ def _sudachi():
 
 @functools.lru_cache(maxsize=4096)
 def tokens(text: str) -> tuple[Tok, ...]:
-    """Sudachi split-mode-C tokens of ``text`` (whitespace tokens dropped), cached."""
+    """Split-mode-C tokens of ``text`` from spaCy's Japanese tokenizer (whitespace dropped), cached."""
+    out = []
+    for t in japanese().make_doc(text):
+        if not t.text or t.text.isspace():
+            continue
+        out.append(Tok(t.text, t.idx, t.idx + len(t.text), t.tag_))
+    return tuple(out)
+
+
+def sudachi_tokens(text: str) -> tuple[Tok, ...]:
+    """The same tokens straight from SudachiPy (for tests that check the two agree)."""
     out = []
     for m in _sudachi().tokenize(text):
         surface = m.surface()

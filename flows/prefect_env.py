@@ -1,0 +1,248 @@
+"""How cardex runs Prefect: embedded, quiet, no telemetry, no server to start.
+
+Import this module and call :func:`apply_defaults` *before* ``import prefect``
+(Prefect reads its settings, and its SDK analytics decide whether to run, at
+import time). Every default is applied only when the variable is not already
+set, so an operator can override any of them, and with ``PREFECT_API_URL`` set
+(environment, profile or ``prefect.toml``) cardex reports to that server.
+
+What a Prefect run costs, and why (measured on Prefect 3.8.8, see the README):
+
+* With no API configured, Prefect's own ephemeral mode starts a uvicorn
+  subprocess running the whole Prefect server. The client first imports
+  ``prefect.server.api.server`` itself (about 4 s) just to launch it; the
+  subprocess imports it again (about 4 s) and runs the SQLite migrations.
+  On a fresh ``PREFECT_HOME`` the migrations add about 7 s, so the first run
+  came close to Prefect's default 20 s start-up timeout.
+* The flow run's heartbeat thread sleeps in 1 s steps and is joined on exit:
+  about 1 s at the end of every flow run.
+* The server's telemetry heartbeat fights the migrations for the SQLite lock
+  and prints a traceback ("database is locked") on a fresh machine.
+
+:class:`EmbeddedServer` starts the same server subprocess directly (without
+importing the server in the client), *before* the heavy imports of the
+extraction code, so the two overlap; the health wait comes just before the
+flow needs the API. :func:`embedded_run_settings` turns the heartbeat off for
+a run on the embedded server (nobody watches for crashed runs of a server that
+ends with the process). Telemetry is off and the start-up timeout is 180 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+from typing import IO, Any
+
+# Nothing here may phone home; an operator may still opt in by setting them.
+TELEMETRY_OFF: dict[str, str] = {
+    "DO_NOT_TRACK": "1",  # Prefect SDK analytics (Amplitude events on import / first flow)
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # server heartbeat to sens-o-matic.prefect.io
+    "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS": "false",  # OTLP resource metrics of flow runs
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",  # OTel spans sent to Prefect Cloud
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+}
+
+DEFAULTS: dict[str, str] = {
+    **TELEMETRY_OFF,
+    # A first run on a fresh machine migrates a new SQLite database (about 15 s
+    # here, more on a slow disk); Prefect's default of 20 s is too tight.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+}
+
+# For the command line: Prefect's console handler prints only critical records;
+# flow and task logs still go to the API (the run history), cardex prints its own
+# short lines. Set PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=INFO to see Prefect's.
+QUIET_CONSOLE: dict[str, str] = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
+
+SERVER_LOG_NAME = "cardex-embedded-server.log"
+
+
+def default_prefect_home(environ: MutableMapping[str, str] = os.environ) -> Path:
+    """Per-user home for cardex's Prefect state (its SQLite run history).
+
+    Not ``~/.prefect``: another project's Prefect version must not migrate, or
+    be broken by, the database cardex's pinned Prefect creates. Not the repo:
+    run history is per user, not per checkout.
+    """
+    state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "cardex" / "prefect"
+
+
+def apply_defaults(
+    environ: MutableMapping[str, str] = os.environ, *, quiet_console: bool = False
+) -> dict[str, str]:
+    """Set cardex's Prefect defaults where the variable is unset; return what was set."""
+    wanted = dict(DEFAULTS)
+    wanted["PREFECT_HOME"] = str(default_prefect_home(environ))
+    if quiet_console:
+        wanted.update(QUIET_CONSOLE)
+    applied = {k: v for k, v in wanted.items() if k not in environ}
+    environ.update(applied)
+    return applied
+
+
+def configured_api_url() -> str | None:
+    """The Prefect API URL from the environment, profile or config files, if any."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url or None
+
+
+def ephemeral_allowed() -> bool:
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().server.ephemeral.enabled)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded Prefect server did not come up; the message is one line."""
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedServer:
+    """Prefect's ephemeral API server as a subprocess, started early and waited for late.
+
+    Runs exactly the command Prefect's own ``SubprocessASGIServer`` runs
+    (uvicorn with ``prefect.server.api.server:create_app`` in ephemeral mode,
+    UI off), so the database, migrations and services are Prefect's; only the
+    launch is ours. Its output goes to ``$PREFECT_HOME/cardex-embedded-server.log``.
+    """
+
+    def __init__(self, timeout: float | None = None, log_path: Path | None = None):
+        from prefect.settings import get_current_settings
+
+        settings = get_current_settings()
+        self.timeout = float(timeout or settings.server.ephemeral.startup_timeout_seconds)
+        self.log_path = log_path or Path(settings.home) / SERVER_LOG_NAME
+        # Settings resolved from a profile or prefect.toml reach the subprocess too.
+        self._env = {
+            **os.environ,
+            **settings.to_environment_variables(exclude_unset=True),
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.started_at: float | None = None
+        self.ready_after: float | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _spawn(self) -> None:
+        self.port = _free_port()
+        assert self._log is not None
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn",
+                "--factory", "prefect.server.api.server:create_app",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "error", "--lifespan", "on",
+            ],
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start(self) -> EmbeddedServer:
+        """Launch the subprocess and return at once."""
+        if self.process is None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")
+            self.started_at = time.perf_counter()
+            self._spawn()
+        return self
+
+    def wait_ready(self) -> str:
+        """Block until the API answers /health; return its URL or raise EmbeddedServerError."""
+        if self.process is None:
+            self.start()
+        assert self.process is not None and self.started_at is not None
+        deadline = self.started_at + self.timeout
+        respawns = 0
+        while time.perf_counter() < deadline:
+            code = self.process.poll()
+            if code == 3 and respawns < 3:  # uvicorn: port taken meanwhile
+                respawns += 1
+                self._spawn()
+                continue
+            if code is not None:
+                self.stop()
+                raise EmbeddedServerError(
+                    f"the embedded Prefect server exited with code {code}; see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        self.ready_after = time.perf_counter() - self.started_at
+                        return self.api_url
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedServerError(
+            f"the embedded Prefect server did not start within {self.timeout:.0f} s "
+            f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def drain_workers() -> None:
+    """Flush the logs and events a run queued for the API (before the server goes away)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    with contextlib.suppress(Exception):
+        APILogWorker.drain_all(timeout=10)
+    with contextlib.suppress(Exception):
+        EventsWorker.drain_all(timeout=10)
+
+
+@contextlib.contextmanager
+def embedded_run_settings(api_url: str) -> Iterator[None]:
+    """Prefect settings for one run against the embedded server."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
