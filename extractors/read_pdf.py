@@ -52,9 +52,14 @@ FURNITURE_BAND = 0.08  # top/bottom share of the page height where headers and f
 REPEAT_MIN_PAGES = 3  # a running header must repeat on at least this many pages ...
 REPEAT_SHARE = 0.4  # ... and on at least this share of the pages read
 
+# The survey's suffix for a re-listed card; a title wrapped just before it goes on, though it starts with 【.
+RELISTED_MARK = "【再掲】"
+
 _SPACE_CHARS = frozenset(" \u00a0")
 # Characters that may not start a line (kinsoku): the glyph before them wraps together with them.
 _NO_LINE_START = frozenset("、。，．・：；？！ー」』）】〕〉》］｝ゝゞ々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ,.:;?!)]}%")
+# Characters that may not end a line: they wrap together with the glyph after them.
+_NO_LINE_END = frozenset("「『（【〔〈《［｛([{")
 # Characters that may hang past the right margin; lines ending in them do not tell where the margin is.
 _HANGING = frozenset("、。，．,.")
 # A line that starts like this always starts a new logical line: bullets, notes, numbered headings, URLs.
@@ -147,9 +152,17 @@ class _Table:
     ys: tuple[float, ...]
     row_xs: tuple[tuple[float, ...], ...]
     grid_xs: tuple[float, ...]
+    covers: tuple[tuple[tuple[float, float], ...], ...]  # per row boundary, the x-spans its rules cover
 
     def contains(self, x: float, y: float) -> bool:
         return self.x0 <= x <= self.x1 and self.top <= y <= self.bottom
+
+    def band_of(self, x: float, y: float) -> int:
+        """The row a point lies in, moved up while no rule separates it from the row above (a merged cell)."""
+        band = min(max(bisect.bisect_right(self.ys, y) - 1, 0), len(self.ys) - 2)
+        while band > 0 and not any(a - RULE_TOL_PT <= x <= b + RULE_TOL_PT for a, b in self.covers[band]):
+            band -= 1
+        return band
 
 
 # ---------------------------------------------------------------------------
@@ -236,7 +249,8 @@ def rules_to_tables(hs: Sequence[_HRule], vs: Sequence[_VRule], tol: float = RUL
             mid = (top + bottom) / 2
             crossing = _cluster((v.x for v in g_vs if v.y0 - tol <= mid <= v.y1 + tol), tol)
             row_xs.append(tuple(crossing) if len(crossing) >= 2 else (xs[0], xs[-1]))
-        tables.append(_Table(xs[0], ys[0], xs[-1], ys[-1], tuple(ys), tuple(row_xs), tuple(xs)))
+        covers = tuple(tuple((h.x0, h.x1) for h in g_hs if abs(h.y - y) <= tol) for y in ys)
+        tables.append(_Table(xs[0], ys[0], xs[-1], ys[-1], tuple(ys), tuple(row_xs), tuple(xs), covers))
     tables.sort(key=lambda t: (t.top, t.x0))
     return tables
 
@@ -263,30 +277,31 @@ def _cluster_rows(chars: Sequence[Char]) -> list[list[Char]]:
 
 
 def _lead_width(glyphs: Sequence[Char]) -> float:
-    """Width of the first unbreakable unit: an ASCII word, else one glyph plus any glyphs that may not start a line."""
-    first = glyphs[0]
-    if first["text"].isascii():
-        end = first
-        for g in glyphs[1:]:
-            if not g["text"].isascii() or _is_space(g):
-                break
-            end = g
-        return float(end["x1"] - first["x0"])
-    end = first
-    for g in glyphs[1:3]:
-        if g["text"] not in _NO_LINE_START:
-            break
-        end = g
-    return float(end["x1"] - first["x0"])
+    """Width of the first unit a line break could not split: an ASCII word or one glyph (with the
+    glyph after an opening bracket), plus the glyphs after it that may not start a line."""
+    end = 0
+    if glyphs[0]["text"].isascii():
+        while end + 1 < len(glyphs) and glyphs[end + 1]["text"].isascii() and not _is_space(glyphs[end + 1]):
+            end += 1
+    elif glyphs[0]["text"] in _NO_LINE_END and len(glyphs) > 1:
+        end = 1
+    for _ in range(2):
+        if end + 1 < len(glyphs) and glyphs[end + 1]["text"] in _NO_LINE_START:
+            end += 1
+    return float(glyphs[end]["x1"] - glyphs[0]["x0"])
 
 
 def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
-    """One physical line's chars (sorted by x) to text segments split at cell-sized gaps."""
+    """One physical line's chars (sorted by x) to text segments split at cell-sized gaps.
+
+    A blank wider than the space glyphs in it explain (by CELL_GAP_EM) is a cell boundary;
+    space glyphs are kept as spaces, and a narrower blank without one becomes one space.
+    """
     segments: list[Segment] = []
     glyphs: list[Char] = []
     parts: list[str] = []
     spaces = 0
-
+    space_width = 0.0
     leading = False
 
     def close(trailing: bool) -> None:
@@ -298,13 +313,14 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
     for c in row:
         if _is_space(c):
             spaces += 1
+            space_width += float(c["x1"]) - float(c["x0"])
             continue
         if glyphs:
             prev = glyphs[-1]
             em = max(float(prev["size"]), float(c["size"]), 1.0)
             gap = float(c["x0"]) - float(prev["x1"])
-            if spaces == 0 and gap >= CELL_GAP_EM * em:
-                close(False)
+            if gap - space_width >= CELL_GAP_EM * em:
+                close(spaces > 0)
                 glyphs, parts = [], []
             elif spaces:
                 parts.append(" " * spaces)
@@ -312,7 +328,7 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
                 parts.append(" ")
         else:
             leading = spaces > 0
-        spaces = 0
+        spaces, space_width = 0, 0.0
         glyphs.append(c)
         parts.append(c["text"])
     close(spaces > 0)
@@ -343,7 +359,22 @@ def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left
 
 
 def _with_columns(lines: list[PhysicalLine]) -> list[PhysicalLine]:
-    """Give the segments of a region's multi-segment lines (a rule-less table) columns and right edges."""
+    """Give the segments of a region's rule-less tables (runs of multi-segment lines) columns and right edges."""
+    out: list[PhysicalLine] = []
+    block: list[PhysicalLine] = []
+    for ln in lines:  # a table goes on while lines have cells or are indented like its cells (wrapped cell text)
+        if block and (len(ln.segments) > 1 or ln.x0 >= min(b.x0 for b in block) - COLUMN_TOL_EM * ln.size):
+            block.append(ln)
+            continue
+        out += _block_with_columns(block)
+        block = [ln] if len(ln.segments) > 1 else []
+        if not block:
+            out.append(ln)
+    return out + _block_with_columns(block)
+
+
+def _block_with_columns(lines: list[PhysicalLine]) -> list[PhysicalLine]:
+    """Columns and right edges for one rule-less table (its single-segment lines left as they are)."""
     multi = [ln for ln in lines if len(ln.segments) > 1]
     if not multi:
         return lines
@@ -440,9 +471,10 @@ def chars_to_lines(
     for ti, t in enumerate(tables):
         tchars = in_table.get(ti, [])
         bands: dict[int, list[Char]] = {}
+        merged = len(t.grid_xs) > 2  # a multi-column table may merge cells across rows
         for c in tchars:
-            cy = (c["top"] + c["bottom"]) / 2
-            band = min(max(bisect.bisect_right(t.ys, cy) - 1, 0), len(t.ys) - 2)
+            cx, cy = (c["x0"] + c["x1"]) / 2, (c["top"] + c["bottom"]) / 2
+            band = t.band_of(cx, cy) if merged else min(max(bisect.bisect_right(t.ys, cy) - 1, 0), len(t.ys) - 2)
             bands.setdefault(band, []).append(c)
         if len(t.grid_xs) == 2:
             out += _box_lines(t, ti, bands, page_no)
@@ -605,23 +637,22 @@ class _LogicalLine:
                 cell.add(seg, first.size)
                 self.cells.append(cell)
 
-    def target(self, nxt: PhysicalLine, last_of_page: bool, first_of_page: bool) -> _Cell | None:
-        """The cell the next physical line continues, or None when it starts a new logical line."""
+    def target(self, nxt: PhysicalLine) -> _Cell | None:
+        """The cell the next physical line continues, or None when it starts a new logical line.
+
+        Across a page break (furniture already dropped) a line can only continue the last
+        line of the previous page in a region of the same shape (free text, or a box as wide).
+        """
         if self.row is not None or nxt.cells is not None or len(nxt.segments) != 1:
             return None
         prev = self.last
         if nxt.page == prev.page:
             if nxt.region != prev.region or nxt.top - prev.bottom > PARA_GAP_EM * nxt.size:
                 return None
-        elif not (
-            nxt.page == prev.page + 1
-            and last_of_page
-            and first_of_page
-            and _region_shape(nxt) == _region_shape(prev)
-        ):
+        elif nxt.page != prev.page + 1 or _region_shape(nxt) != _region_shape(prev):
             return None
         seg = nxt.segments[0]
-        if _ITEM_START.match(seg.text):
+        if _ITEM_START.match(seg.text) and not seg.text.startswith(RELISTED_MARK):
             return None
         if len(self.cells) == 1:
             cell = self.cells[0]
@@ -651,7 +682,9 @@ class _LogicalLine:
 
 def _region_shape(ln: PhysicalLine) -> tuple[Any, ...]:
     """What a region looks like irrespective of its page: a box continued on the next page has the same shape."""
-    return (ln.region[0], round(ln.left), round(ln.limit or 0.0))
+    if ln.region[0] == "box":
+        return ln.region[:3]
+    return (ln.region[0], round(ln.limit or 0.0))
 
 
 def _box_of(ln: PhysicalLine) -> Box:
@@ -679,10 +712,9 @@ def lines_to_logical_lines(lines: Sequence[PhysicalLine], start: int = 1) -> lis
             )
         )
 
-    for i, ln in enumerate(lines):
+    for ln in lines:
         if cur is not None:
-            last_of_page = lines[i - 1].page != ln.page
-            cell = cur.target(ln, last_of_page, last_of_page)
+            cell = cur.target(ln)
             if cell is not None:
                 cur.add(ln, cell)
                 continue
@@ -690,6 +722,37 @@ def lines_to_logical_lines(lines: Sequence[PhysicalLine], start: int = 1) -> lis
         cur = _LogicalLine(ln)
     flush()
     return out
+
+
+def widen_column_limits(lines: Sequence[PhysicalLine]) -> list[PhysicalLine]:
+    """Give each inner column of a rule-less table the right edge that column reaches anywhere in the document."""
+    found: dict[tuple[Any, ...], list[tuple[float, float, float]]] = {}
+    for ln in lines:
+        for s in ln.segments[:-1] if ln.cells is None and len(ln.segments) > 1 else ():
+            found.setdefault(_region_shape(ln), []).append((s.x0, s.x1, COLUMN_TOL_EM * ln.size))
+    limits: dict[tuple[Any, ...], list[tuple[float, float, float]]] = {}  # shape -> [(x0 from, x0 to, right)]
+    for shape, items in found.items():
+        items.sort()
+        spans: list[tuple[float, float, float]] = []
+        for x0, x1, tol in items:
+            if spans and x0 - spans[-1][1] <= tol:
+                a, _, right = spans[-1]
+                spans[-1] = (a, x0, max(right, x1))
+            else:
+                spans.append((x0, x0, x1))
+        limits[shape] = spans
+
+    def widened(ln: PhysicalLine) -> PhysicalLine:
+        if ln.cells is not None or len(ln.segments) < 2:
+            return ln
+        spans = limits.get(_region_shape(ln), [])
+        segs = []
+        for s in ln.segments[:-1]:
+            right = next((r for a, b, r in spans if a <= s.x0 <= b), s.limit)
+            segs.append(replace(s, limit=right))
+        return replace(ln, segments=(*segs, ln.segments[-1]))
+
+    return [widened(ln) for ln in lines]
 
 
 def set_free_right(lines: Iterable[PhysicalLine], right: float) -> list[PhysicalLine]:
@@ -704,6 +767,18 @@ def free_text_right(pages: Sequence[Sequence[PhysicalLine]], page_width: float) 
         return None
     left = Counter(round(ln.x0) for ln in free).most_common(1)[0][0]
     return max(page_width - left, _observed_right(free) or 0.0)
+
+
+def pages_to_logical_lines(
+    pages: Sequence[Sequence[PhysicalLine]], page_height: float | Sequence[float], page_width: float
+) -> list[Line]:
+    """Every page's physical lines to the document's logical lines: furniture dropped, edges set document-wide, wraps joined."""
+    kept = drop_running_furniture(pages, page_height)
+    flat = [ln for lines in kept for ln in lines]
+    right = free_text_right(kept, page_width)
+    if right is not None:
+        flat = set_free_right(flat, right)
+    return lines_to_logical_lines(widen_column_limits(flat))
 
 
 # ---------------------------------------------------------------------------
@@ -786,15 +861,10 @@ def read_pdf(path: str | Path, pages: Iterable[int] | None = None) -> Document:
             page.close()
     if ink == 0:
         raise InputError(name, "no text layer (scanned image?)")
-    per_page = drop_running_furniture(per_page, heights)
-    flat = [ln for lines in per_page for ln in lines]
-    right = free_text_right(per_page, width)
-    if right is not None:
-        flat = set_free_right(flat, right)
     return Document(
         path=name,
         sha256=hashlib.sha256(data).hexdigest(),
         kind="pdf",
-        lines=tuple(lines_to_logical_lines(flat)),
+        lines=tuple(pages_to_logical_lines(per_page, heights, width)),
         page_count=page_count,
     )

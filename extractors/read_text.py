@@ -19,8 +19,9 @@ _ENTITY = re.compile(r"&(amp|lt|gt|quot|nbsp|#\d+);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "nbsp": " "}
 # A converter's rule or empty-cell marker: `--`, `--\t----`.
 _SEPARATOR = re.compile(r"^-{2,}(?:\t-{2,})*$")
-# A list bullet written inline by a converter: ` ・ item` (space on both sides).
-_INLINE_BULLET = re.compile(r"\s+(?=・\s)")
+# A list bullet a converter flattened into an HTML line: a `・` with white space before or after it
+# (` ・ item`, ` ・item`, `。・ item`). A `・` between two words (ロシア・韓国) is no bullet.
+_INLINE_BULLET = re.compile(r"\s+(?=・)|(?<=\S)(?=・\s)")
 # A Markdown list marker in front of an item: `- ・…`, `- (1) …`.
 _MD_BULLET = re.compile(r"^\s*[-*]\s+(?=\S)")
 # A bare page number, possibly dashed: `14`, `- 14 -`.
@@ -66,24 +67,19 @@ def _japanese_score(text: str) -> float:
 def clean_markup(raw: str) -> list[str]:
     """One raw converter line to its logical lines: tags removed, one paragraph or list item each."""
     text = _ENTITY.sub(lambda m: _ENTITIES.get(m.group(1)) or chr(int(m.group(1)[1:])), raw) if "&" in raw else raw
-    if "<" in text:
+    had_markup = "<" in text and bool(_INLINE_TAG.search(text) or _BLOCK_TAG.search(text))
+    if had_markup:
         text = _INLINE_TAG.sub("\n", text)
         text = _BLOCK_TAG.sub("\n", text)
-    pieces = []
-    for piece in text.split("\n"):
-        if "・" in piece:
-            pieces.extend(_INLINE_BULLET.split(piece))
-        else:
-            pieces.append(piece)
     out = []
-    for piece in pieces:
-        piece = _MD_BULLET.sub("", piece) if piece.lstrip()[:1] in "-*" else piece
-        if "\t" not in piece:
-            piece = piece.strip()
-        else:
-            piece = piece.rstrip("\n\r")
-        if piece and not _SEPARATOR.match(piece.strip()):
-            out.append(piece)
+    for piece in text.split("\n"):
+        if piece.lstrip()[:1] in ("-", "*"):
+            piece = _MD_BULLET.sub("", piece)
+        items = _INLINE_BULLET.split(piece) if had_markup and "・" in piece else [piece]
+        for item in items:
+            item = item.rstrip("\n\r") if "\t" in item else item.strip()
+            if item and not _SEPARATOR.match(item.strip()):
+                out.append(item)
     return out
 
 

@@ -87,6 +87,8 @@ def apply_defaults(
         wanted.update(QUIET_CONSOLE)
     applied = {k: v for k, v in wanted.items() if k not in environ}
     environ.update(applied)
+    if "PREFECT_HOME" in applied:  # Prefect creates only the last level, and warns
+        Path(applied["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     return applied
 
 
@@ -246,3 +248,54 @@ def embedded_run_settings(api_url: str) -> Iterator[None]:
 
     with temporary_settings({PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+# The URL of the embedded server while a run uses it (None otherwise).
+embedded_api_url: str | None = None
+
+
+class PrefectSession:
+    """Where flow runs go: the configured Prefect API, or an embedded server started now.
+
+    Create it early (it launches the embedded server in the background), do the
+    slow imports, then :meth:`run` the flow; :meth:`close` stops the server.
+    """
+
+    def __init__(self) -> None:
+        self.api_url = configured_api_url()
+        self.server: EmbeddedServer | None = None
+        if self.api_url is None:
+            if not ephemeral_allowed():
+                raise EmbeddedServerError(
+                    "no Prefect API: PREFECT_API_URL is unset and PREFECT_SERVER_EPHEMERAL_ENABLED is false"
+                )
+            self.server = EmbeddedServer().start()
+
+    @property
+    def mode(self) -> str:
+        return "embedded" if self.server is not None else "server"
+
+    def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        global embedded_api_url
+        if self.server is None:
+            return fn(*args, **kwargs)
+        url = self.server.wait_ready()
+        embedded_api_url = url
+        try:
+            with embedded_run_settings(url):
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    drain_workers()
+        finally:
+            embedded_api_url = None
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def __enter__(self) -> PrefectSession:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

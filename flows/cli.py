@@ -1,0 +1,235 @@
+"""The ``cardex`` command.
+
+    cardex extract INPUT [INPUT ...] --survey-id ID [--out DIR]
+
+Exit codes: 0 every input was read (rejected cards included); 1 an input
+could not be read (the others are still processed and written) or the run
+could not be completed; 2 usage error. A bad input is reported as one line
+on stderr, ``cardex: error: PATH: PROBLEM``; never a traceback (``--verbose``
+shows Prefect's logs and tracebacks of internal errors).
+
+Slow imports (Prefect, the extraction code) happen only once a command runs,
+so ``--help``, ``--version`` and usage errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from flows.extract_flow import InputOutcome, RunSummary
+
+PROG = "cardex"
+SURVEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cardex")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _survey_id(value: str) -> str:
+    if not SURVEY_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid survey id {value!r}: use letters, digits, '.', '_' or '-', e.g. clair-2012"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Turn survey reports of municipal international agreements into validated Parquet records.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_extract_parser(sub)
+    # `cardex diff` and `cardex review` will register here.
+    return parser
+
+
+def add_extract_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="extract agreement cards from reports into records.parquet, rejects.parquet and run.json",
+        description=(
+            "Extract agreement cards from survey reports (PDF, or converter text/Markdown). "
+            "An INPUT may be a file or a folder (its *.pdf, *.txt and *.md files, not recursive). "
+            "Writes DIR/records.parquet, DIR/rejects.parquet and DIR/run.json, atomically. "
+            "Runs as a Prefect flow: on a Prefect server when PREFECT_API_URL is set, "
+            "otherwise on an embedded one that needs no set-up."
+        ),
+        epilog=(
+            "exit status: 0 every input was read (rejected cards included); "
+            "1 an input could not be read (the others are still written); 2 usage error"
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="report file or folder")
+    p.add_argument("--survey-id", required=True, type=_survey_id, metavar="ID", help="survey edition, e.g. clair-2012")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: outputs/ID)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs and tracebacks")
+    p.set_defaults(func=cmd_extract)
+
+
+# ---------------------------------------------------------------- output
+
+
+def _err(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _secs(s: float) -> str:
+    return f"{s:.1f} s"
+
+
+def _input_line(o: InputOutcome) -> str:
+    return (
+        f"ok  {o.path}: {o.segments} cards, {len(o.records)} records, {len(o.rejects)} rejects, "
+        f"{o.warnings} warnings, {_secs(o.seconds)}"
+    )
+
+
+def _summary_line(s: RunSummary, seconds: float) -> str:
+    t = s.totals
+    failed = f", {t['inputs_failed']} failed" if t["inputs_failed"] else ""
+    return (
+        f"{PROG}: {t['inputs']} inputs{failed}; {t['records']} records, {t['rejects']} rejects, "
+        f"{t['warnings']} warnings -> {s.out_dir} ({_secs(seconds)})"
+    )
+
+
+class Progress:
+    """Per-input lines as each input finishes: plain lines, or a spinner and a table on a terminal."""
+
+    def __init__(self, total: int, quiet: bool, stream: TextIO = sys.stdout):
+        self.total, self.quiet, self.stream = total, quiet, stream
+        self.done = 0
+        self.rich = stream.isatty() and not quiet and os.environ.get("TERM") != "dumb"
+        self.outcomes: list[InputOutcome] = []
+        self._status: Any = None
+        if self.rich:
+            from rich.console import Console
+
+            self.console = Console(file=stream)
+            self._status = self.console.status(f"extracting {total} input(s)…")
+            self._status.start()
+
+    def __call__(self, o: InputOutcome) -> None:
+        self.done += 1
+        self.outcomes.append(o)
+        if not o.ok:
+            _err(f"{o.path}: {o.error}")
+        elif not self.quiet and not self.rich:
+            print(_input_line(o), file=self.stream, flush=True)
+        if self._status is not None:
+            self._status.update(f"extracting… {self.done}/{self.total} done")
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def finish(self, s: RunSummary, seconds: float) -> None:
+        self.stop()
+        if self.rich:
+            from rich.table import Table
+
+            table = Table(show_edge=False, pad_edge=False)
+            for col, justify in (("input", "left"), ("status", "left"), ("cards", "right"),
+                                 ("records", "right"), ("rejects", "right"), ("warnings", "right"),
+                                 ("seconds", "right")):
+                table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            for o in s.inputs:
+                table.add_row(
+                    o.path,
+                    "[green]ok[/]" if o.ok else "[red]failed[/]",
+                    str(o.segments), str(len(o.records)), str(len(o.rejects)), str(o.warnings),
+                    f"{o.seconds:.1f}",
+                )
+            self.console.print(table)
+        print(_summary_line(s, seconds), file=self.stream, flush=True)
+
+
+# ---------------------------------------------------------------- extract
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = args.out or os.path.join("outputs", args.survey_id)
+    if os.path.exists(out) and not os.path.isdir(out):
+        _err(f"--out {out}: exists and is not a folder")
+        return 2
+
+    # Before Prefect is imported: its defaults, quiet console, no telemetry.
+    from flows import prefect_env
+
+    prefect_env.apply_defaults(quiet_console=not args.verbose)
+    if not args.verbose:
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+    session = None
+    progress: Progress | None = None
+    try:
+        session = prefect_env.PrefectSession()  # launches the embedded server, if needed
+        from flows import extract_flow  # the slow imports overlap the server's start-up
+
+        progress = Progress(len(extract_flow.expand_inputs(args.inputs)), args.quiet)
+        extract_flow.add_listener(progress)
+        try:
+            summary: RunSummary = session.run(
+                extract_flow.extract_reports, inputs=list(args.inputs), survey_id=args.survey_id, out=out
+            )
+        finally:
+            extract_flow.remove_listener(progress)
+            progress.stop()
+        progress.finish(summary, time.perf_counter() - started)
+        return summary.exit_code
+    except KeyboardInterrupt:
+        if progress:
+            progress.stop()
+        _err("interrupted; nothing was written")
+        return 130
+    except prefect_env.EmbeddedServerError as exc:
+        _err(str(exc))
+        return 1
+    except OSError as exc:  # publishing the run directory
+        if progress:
+            progress.stop()
+        if args.verbose:
+            raise
+        where = exc.filename or out
+        _err(f"could not write {where}: {exc.strerror or exc}; the previous outputs are unchanged")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback on request
+        if progress:
+            progress.stop()
+        if args.verbose:
+            raise
+        _err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} (--verbose shows the traceback)")
+        return 1
+    finally:
+        if session is not None:
+            session.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
