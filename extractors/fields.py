@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from extractors import validate as V
@@ -9,6 +10,18 @@ from extractors.document import Card, Line
 from extractors.headings import field_specs, match_field, party_labels
 
 FIELD_NAMES = {spec.number: spec.name for spec in field_specs()}
+
+
+# A list bullet printed inside a line, with white space next to it (`…へ参加・ 9月…`, `… ・平成24年…`);
+# a `・` between two words (ロシア・韓国) is no bullet.
+_INLINE_BULLET = re.compile(r"\s+(?=・)|(?<=\S)(?=・\s)")
+
+
+def split_inline_bullets(line: str) -> list[str]:
+    """One line of free text to its list items: a new item starts at each bullet printed inline."""
+    if "・" not in line:
+        return [line]
+    return [item.strip() for item in _INLINE_BULLET.split(line) if item.strip()]
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,10 @@ class Sections:
     def text(self, number: int) -> str:
         """A field's lines as clean text, one line (paragraph or list item) per line."""
         return "\n".join(ln.text.replace("\t", " ").strip() for ln in self.lines.get(number, ()))
+
+    def free_text(self, number: int) -> str:
+        """A free-text field (3)–(5): as :meth:`text`, with bullets printed inline split onto their own lines."""
+        return "\n".join(item for line in self.text(number).split("\n") for item in split_inline_bullets(line))
 
     def rows(self, number: int) -> list[list[str]]:
         """A table field's rows, each split into its cells."""

@@ -55,7 +55,6 @@ REPEAT_SHARE = 0.4  # ... and on at least this share of the pages read
 # The survey's suffix for a re-listed card; a title wrapped just before it goes on, though it starts with 【.
 RELISTED_MARK = "【再掲】"
 
-_SPACE_CHARS = frozenset(" \u00a0")
 # Characters that may not start a line (kinsoku): the glyph before them wraps together with them.
 _NO_LINE_START = frozenset("、。，．・：；？！ー」』）】〕〉》］｝ゝゞ々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ,.:;?!)]}%")
 # Characters that may not end a line: they wrap together with the glyph after them.
@@ -68,8 +67,8 @@ _ITEM_START = re.compile(
         [・○●◎◇◆□■▪☆★※【〇◯➢▶►]
       | [-－‐–—]{2}
       | [-－‐–—]\s
-      | [(（]\s*[0-9０-９]{1,2}\s*[)）]\s
-      | [0-9０-９]{1,3}[.．]\s
+      | [(（]\s*[0-9０-９]{1,2}\s*[)）]
+      | [0-9０-９]{1,3}[.．](?![0-9０-９])
       | [\u2460-\u2473\u3251-\u325f]
       | https?://
       | www\.
@@ -129,6 +128,8 @@ class PhysicalLine:
 
 @dataclass(frozen=True)
 class _HRule:
+    """A horizontal ruling line."""
+
     y: float
     x0: float
     x1: float
@@ -136,6 +137,8 @@ class _HRule:
 
 @dataclass(frozen=True)
 class _VRule:
+    """A vertical ruling line."""
+
     x: float
     y0: float
     y1: float
@@ -154,9 +157,6 @@ class _Table:
     grid_xs: tuple[float, ...]
     covers: tuple[tuple[tuple[float, float], ...], ...]  # per row boundary, the x-spans its rules cover
 
-    def contains(self, x: float, y: float) -> bool:
-        return self.x0 <= x <= self.x1 and self.top <= y <= self.bottom
-
     def band_of(self, x: float, y: float) -> int:
         """The row a point lies in, moved up while no rule separates it from the row above (a merged cell)."""
         band = min(max(bisect.bisect_right(self.ys, y) - 1, 0), len(self.ys) - 2)
@@ -173,23 +173,24 @@ class _Table:
 def dedupe_chars(chars: Iterable[Char], tol: float = DEDUPE_TOL_PT) -> list[Char]:
     """Drop glyphs drawn again at (nearly) the same place: fake-bold overprinting."""
     kept: list[Char] = []
-    seen: dict[tuple[str, int, int], list[Char]] = {}
+    seen: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    cell = 2 * tol  # a glyph within tol of another lies in its grid cell or the neighbour on its nearer side
     for c in chars:
-        kx, ky = int(c["x0"] // tol), int(c["top"] // tol)
-        dup = False
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for other in seen.get((c["text"], kx + dx, ky + dy), ()):
-                    if abs(other["x0"] - c["x0"]) <= tol and abs(other["top"] - c["top"]) <= tol:
-                        dup = True
-                        break
-                if dup:
+        x0, top, text = float(c["x0"]), float(c["top"]), c["text"]
+        fx, fy = x0 / cell, top / cell
+        kx, ky = int(fx // 1), int(fy // 1)
+        nx, ny = kx + (1 if fx - kx >= 0.5 else -1), ky + (1 if fy - ky >= 0.5 else -1)
+        duplicate = False
+        for key in ((text, kx, ky), (text, nx, ky), (text, kx, ny), (text, nx, ny)):
+            for ox, oy in seen.get(key, ()):
+                if abs(ox - x0) <= tol and abs(oy - top) <= tol:
+                    duplicate = True
                     break
-            if dup:
+            if duplicate:
                 break
-        if not dup:
+        if not duplicate:
             kept.append(c)
-            seen.setdefault((c["text"], kx, ky), []).append(c)
+            seen.setdefault((text, kx, ky), []).append((x0, top))
     return kept
 
 
@@ -256,7 +257,8 @@ def rules_to_tables(hs: Sequence[_HRule], vs: Sequence[_VRule], tol: float = RUL
 
 
 def _is_space(c: Char) -> bool:
-    return c["text"] in _SPACE_CHARS or not c["text"].strip()
+    """Whether a glyph is white space (ASCII, no-break or ideographic space)."""
+    return c["text"].isspace()
 
 
 def _cluster_rows(chars: Sequence[Char]) -> list[list[Char]]:
@@ -277,8 +279,8 @@ def _cluster_rows(chars: Sequence[Char]) -> list[list[Char]]:
 
 
 def _lead_width(glyphs: Sequence[Char]) -> float:
-    """Width of the first unit a line break could not split: an ASCII word or one glyph (with the
-    glyph after an opening bracket), plus the glyphs after it that may not start a line."""
+    """Width of the first unit a line break could not have split (what the line before had to fit)."""
+    # An ASCII word, or one glyph (two after an opening bracket), plus following glyphs that may not start a line.
     end = 0
     if glyphs[0]["text"].isascii():
         while end + 1 < len(glyphs) and glyphs[end + 1]["text"].isascii() and not _is_space(glyphs[end + 1]):
@@ -292,17 +294,16 @@ def _lead_width(glyphs: Sequence[Char]) -> float:
 
 
 def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
-    """One physical line's chars (sorted by x) to text segments split at cell-sized gaps.
-
-    A blank wider than the space glyphs in it explain (by CELL_GAP_EM) is a cell boundary;
-    space glyphs are kept as spaces, and a narrower blank without one becomes one space.
-    """
+    """One physical line's chars (sorted by x) to text segments split at cell-sized gaps."""
+    # A blank wider (by CELL_GAP_EM) than the space glyphs in it explain is a cell boundary;
+    # space glyphs are kept as spaces, and a narrower blank without one becomes one space.
     segments: list[Segment] = []
     glyphs: list[Char] = []
     parts: list[str] = []
-    spaces = 0
+    spaces = ""  # the space glyphs since the last glyph, kept as printed (" ", U+3000) inside a segment
     space_width = 0.0
     leading = False
+    prev_x1 = prev_size = 0.0
 
     def close(trailing: bool) -> None:
         if glyphs:
@@ -311,31 +312,33 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
             segments.append(Segment(text, x0, x1, _lead_width(glyphs), trailing, leading and not segments))
 
     for c in row:
-        if _is_space(c):
-            spaces += 1
-            space_width += float(c["x1"]) - float(c["x0"])
+        text = c["text"]
+        if text.isspace():
+            spaces += " " if text == "\u00a0" else text
+            space_width += c["x1"] - c["x0"]
             continue
+        size = c["size"]
         if glyphs:
-            prev = glyphs[-1]
-            em = max(float(prev["size"]), float(c["size"]), 1.0)
-            gap = float(c["x0"]) - float(prev["x1"])
+            em = max(prev_size, size, 1.0)
+            gap = c["x0"] - prev_x1
             if gap - space_width >= CELL_GAP_EM * em:
-                close(spaces > 0)
+                close(bool(spaces))
                 glyphs, parts = [], []
             elif spaces:
-                parts.append(" " * spaces)
+                parts.append(spaces)
             elif gap >= SPACE_GAP_EM * em:
                 parts.append(" ")
         else:
-            leading = spaces > 0
-        spaces, space_width = 0, 0.0
+            leading = bool(spaces)
+        spaces, space_width = "", 0.0
         glyphs.append(c)
-        parts.append(c["text"])
-    close(spaces > 0)
+        parts.append(text)
+        prev_x1, prev_size = c["x1"], size
+    close(bool(spaces))
     return segments
 
 
-def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left: float, limit: float | None) -> list[PhysicalLine]:
+def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left: float) -> list[PhysicalLine]:
     """Physical lines of one region (free text or one box band)."""
     out = []
     for row in _cluster_rows(chars):
@@ -352,7 +355,7 @@ def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left
                 segments=tuple(segments),
                 region=region,
                 left=left,
-                limit=limit,
+                limit=None,
             )
         )
     return out
@@ -432,12 +435,9 @@ def chars_to_lines(
     rules: Iterable[Mapping[str, Any]] = (),
     free_right: float | None = None,
 ) -> list[PhysicalLine]:
-    """One page's chars and ruling lines to its physical lines, top to bottom.
-
-    ``rules`` are pdfplumber line/rect dicts; ``free_right`` is the right edge of
-    the text column outside tables (default: the page width less the left margin
-    seen on this page, or the rightmost line end if that is further right).
-    """
+    """One page's chars and ruling lines (pdfplumber line/rect dicts) to its physical lines, top to bottom."""
+    # free_right: right edge of the text column outside tables; by default the page width less the
+    # commonest left margin of this page, or the rightmost line end if that is further right.
     height = page_height if page_height is not None else math.inf
     usable = [
         c
@@ -449,17 +449,18 @@ def chars_to_lines(
 
     free: list[Char] = []
     in_table: dict[int, list[Char]] = {}
+    bboxes = [(ti, t.x0, t.top, t.x1, t.bottom) for ti, t in enumerate(tables)]
     for c in usable:
         cx, cy = (c["x0"] + c["x1"]) / 2, (c["top"] + c["bottom"]) / 2
-        for ti, t in enumerate(tables):
-            if t.contains(cx, cy):
+        for ti, x0, top, x1, bottom in bboxes:
+            if x0 <= cx <= x1 and top <= cy <= bottom:
                 in_table.setdefault(ti, []).append(c)
                 break
         else:
             free.append(c)
 
     out: list[PhysicalLine] = []
-    free_lines = _lines_of(free, page_no, ("free",), 0.0, None)
+    free_lines = _lines_of(free, page_no, ("free",), 0.0)
     if free_lines:
         left = Counter(round(ln.x0) for ln in free_lines).most_common(1)[0][0]
         right = free_right
@@ -488,7 +489,7 @@ def _box_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
     """Physical lines of a single-column ruled box, each band its own region."""
     lines: list[PhysicalLine] = []
     for band, bchars in sorted(bands.items()):
-        lines += _lines_of(bchars, page_no, ("box", round(t.x0), round(t.x1), ti, band), t.x0, None)
+        lines += _lines_of(bchars, page_no, ("box", round(t.x0), round(t.x1), ti, band), t.x0)
     if not lines:
         return []
     pad = max(0.0, min(ln.x0 - t.x0 for ln in lines))
@@ -514,7 +515,7 @@ def _row_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
         segments: list[Segment] = []
         for cell in range(len(xs) - 1):
             span = sum(1 for x in t.grid_xs if xs[cell] - RULE_TOL_PT < x < xs[cell + 1] - RULE_TOL_PT)
-            pieces = _lines_of(by_cell.get(cell, []), page_no, ("cell",), xs[cell], None)
+            pieces = _lines_of(by_cell.get(cell, []), page_no, ("cell",), xs[cell])
             if pieces:
                 pad = max(0.0, min(ln.x0 for ln in pieces) - xs[cell])
                 cells.append(_join_in_cell(pieces, xs[cell + 1] - min(pad, pieces[0].size)))
@@ -547,6 +548,7 @@ def _row_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
 
 
 def _furniture_key(text: str) -> str:
+    """A header/footer line with white space dropped and numbers masked, so `- 3 -` and `- 4 -` compare equal."""
     return _DIGITS.sub("#", "".join(text.split()))
 
 
@@ -588,8 +590,7 @@ def drop_running_furniture(
 
 
 def _separator(before: str, after: str, room: float, space_glyph: bool, size: float) -> str:
-    """What goes between two wrapped pieces: the space glyph printed at the break, if any; else nothing,
-    except one space between ASCII words that a wide blank shows were split at a word boundary."""
+    """What goes between two wrapped pieces: a space where one was printed or ASCII words split at a space, else nothing."""
     if space_glyph:
         return " "
     # Japanese wraps anywhere; a number, URL or address broken mid-way at the edge joins as is.
@@ -605,6 +606,8 @@ def _reached(x1: float, limit: float | None, lead: float) -> bool:
 
 @dataclass
 class _Cell:
+    """One cell of a logical line being assembled (the only cell, for a paragraph)."""
+
     x0: float | None
     limit: float | None
     parts: list[str] = field(default_factory=list)
@@ -613,6 +616,7 @@ class _Cell:
     size: float = 10.0
 
     def add(self, seg: Segment, size: float) -> None:
+        """Append a segment, with the separator a wrap between the two calls for."""
         if self.parts:
             room = (self.limit - self.last_x1) if self.limit is not None else 0.0
             space = self.trailing_space or seg.leading_space
@@ -638,11 +642,9 @@ class _LogicalLine:
                 self.cells.append(cell)
 
     def target(self, nxt: PhysicalLine) -> _Cell | None:
-        """The cell the next physical line continues, or None when it starts a new logical line.
-
-        Across a page break (furniture already dropped) a line can only continue the last
-        line of the previous page in a region of the same shape (free text, or a box as wide).
-        """
+        """The cell the next physical line continues, or None when it starts a new logical line."""
+        # Across a page break (furniture already dropped) a line can only continue the last
+        # line of the previous page in a region of the same shape (free text, or a box as wide).
         if self.row is not None or nxt.cells is not None or len(nxt.segments) != 1:
             return None
         prev = self.last
@@ -670,11 +672,13 @@ class _LogicalLine:
         return cell if _reached(cell.last_x1, cell.limit, seg.lead) else None
 
     def add(self, nxt: PhysicalLine, cell: _Cell) -> None:
+        """Append a physical line continuing the given cell."""
         cell.add(nxt.segments[0], nxt.size)
         self.last = nxt
         self.boxes.append(_box_of(nxt))
 
     def text(self) -> str:
+        """The logical line's text: cells joined by tabs."""
         if self.row is not None:
             return "\t".join(self.row)
         return "\t".join("".join(c.parts).strip() for c in self.cells)
@@ -688,10 +692,11 @@ def _region_shape(ln: PhysicalLine) -> tuple[Any, ...]:
 
 
 def _box_of(ln: PhysicalLine) -> Box:
+    """The box a physical line's text covers."""
     return Box(ln.page, round(ln.x0, 2), round(ln.top, 2), round(ln.x1, 2), round(ln.bottom, 2))
 
 
-def lines_to_logical_lines(lines: Sequence[PhysicalLine], start: int = 1) -> list[Line]:
+def lines_to_logical_lines(lines: Sequence[PhysicalLine]) -> list[Line]:
     """Physical lines (in reading order, furniture removed) to logical lines with pages and boxes."""
     out: list[Line] = []
     cur: _LogicalLine | None = None
@@ -705,7 +710,7 @@ def lines_to_logical_lines(lines: Sequence[PhysicalLine], start: int = 1) -> lis
         out.append(
             Line(
                 text=text,
-                lineno=start + len(out),
+                lineno=len(out) + 1,
                 page=cur.first.page,
                 page_end=cur.last.page if cur.last.page != cur.first.page else None,
                 boxes=tuple(cur.boxes),

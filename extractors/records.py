@@ -37,16 +37,24 @@ class Phone:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where one field value came from in the source."""
+    """Where one field value came from in the source (see :mod:`extractors.provenance`).
 
-    field: str
-    page: Int32 | None = None
-    x0: float | None = None
-    top: float | None = None
-    x1: float | None = None
-    bottom: float | None = None
-    line_start: Int32 | None = None
-    line_end: Int32 | None = None
+    PDF input: one entry per field and page, the union box of the field's
+    printed lines on that page. Text input: one entry per field, the source
+    line span (page and box null).
+    """
+
+    # `dataclasses.field`: the first member is itself named `field`.
+    field: str = dataclasses.field(metadata=doc("the record column the value went to, e.g. `phones`"))
+    page: Int32 | None = dataclasses.field(default=None, metadata=doc("1-based PDF page (null for text input)"))
+    x0: float | None = dataclasses.field(default=None, metadata=doc("left edge of the box, pdfplumber points"))
+    top: float | None = dataclasses.field(default=None, metadata=doc("top edge of the box, points from the page top"))
+    x1: float | None = dataclasses.field(default=None, metadata=doc("right edge of the box, pdfplumber points"))
+    bottom: float | None = dataclasses.field(default=None, metadata=doc("bottom edge of the box, points from the page top"))
+    line_start: Int32 | None = dataclasses.field(
+        default=None, metadata=doc("first source line (text) or logical line index (PDF) of the value")
+    )
+    line_end: Int32 | None = dataclasses.field(default=None, metadata=doc("last source line / logical line index, inclusive"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,14 @@ class AgreementRecord:
     emails: list[str] = field(metadata=doc("every e-mail address in (7), ASCII"))
     warnings: list[str] = field(metadata=doc("codes for anything missing, repaired or suspicious"))
     extractor_version: str = field(metadata=doc("version of the code that produced the row"))
+    provenance: list[Provenance] = field(
+        default_factory=list,
+        metadata=doc(
+            "where each field value came from: per field (and PDF page) the page and box "
+            "(x0, top, x1, bottom in pdfplumber points) or, for text input, the source line span; "
+            "no entry for an empty value"
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from collections import defaultdict
 from dataclasses import replace
 
 from extractors.document import Card, Document
-from extractors.fields import card_to_sections, rows_to_parties
-from extractors.records import AgreementRecord, RejectRecord
+from extractors.fields import Sections, card_to_sections, rows_to_parties
+from extractors.provenance import lines_containing, lines_to_provenance, party_lines
+from extractors.records import AgreementRecord, Provenance, RejectRecord
 from extractors.validate import validate_record_fields
 from extractors.version import EXTRACTOR_VERSION
 from nlp.contacts import parse_contact
@@ -91,16 +92,65 @@ def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord
         agreement_date=date.date,
         agreement_date_precision=date.precision,
         agreement_date_raw=date_raw,
-        background=sections.text(3),
-        activities=sections.text(4),
-        outcomes=sections.text(5),
+        background=sections.free_text(3),
+        activities=sections.free_text(4),
+        outcomes=sections.free_text(5),
         urls=list(url_result.urls),
         contact_department=contact.department,
         phones=list(contact.phones),
         emails=list(contact.emails),
         warnings=warnings,
         extractor_version=EXTRACTOR_VERSION,
+        provenance=card_provenance(
+            card, sections, jp_entities=jp_entities, foreign_entities=foreign_entities, date_raw=date_raw,
+            urls=list(url_result.urls), department=contact.department,
+            phones=[p.number for p in contact.phones], emails=list(contact.emails),
+        ),
     )
+
+
+def card_provenance(
+    card: Card,
+    sections: Sections,
+    *,
+    jp_entities: list[str],
+    foreign_entities: list[str],
+    date_raw: str,
+    urls: list[str],
+    department: str,
+    phones: list[str],
+    emails: list[str],
+) -> list[Provenance]:
+    """Where each non-empty field value of a card was printed (see :mod:`extractors.provenance`).
+
+    Table fields use only their own rows: the labelled (1) row of each side, and
+    for (6)/(7) the lines that print the value (all the field's lines when none
+    does, e.g. a value split over lines).
+    """
+    parties = party_lines(sections.lines.get(1, ()))
+    contact = sections.lines.get(7, ())
+
+    def narrowed(lines, values, **kw):
+        return lines_containing(lines, values, **kw) or list(lines)
+
+    dept_parts = [part for part in department.split("\n") if part.strip()]
+    chosen = {
+        "title": [card.heading_line],
+        "jp_entities": parties["japanese"] if jp_entities else [],
+        "foreign_entities": parties["foreign"] if foreign_entities else [],
+        "agreement_date": sections.lines.get(2, ()) if date_raw else [],
+        "background": sections.lines.get(3, ()) if sections.text(3) else [],
+        "activities": sections.lines.get(4, ()) if sections.text(4) else [],
+        "outcomes": sections.lines.get(5, ()) if sections.text(5) else [],
+        "urls": narrowed(sections.lines.get(6, ()), urls) if urls else [],
+        "contact_department": narrowed(contact, dept_parts) if dept_parts else [],
+        "phones": narrowed(contact, phones, digits_only=True) if phones else [],
+        "emails": narrowed(contact, emails) if emails else [],
+    }
+    out: list[Provenance] = []
+    for name, lines in chosen.items():
+        out.extend(lines_to_provenance(name, lines))
+    return out
 
 
 # Two cards describe the same agreement when they name the same Japanese parties, countries and

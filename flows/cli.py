@@ -146,10 +146,10 @@ class Progress:
             from rich.table import Table
 
             table = Table(show_edge=False, pad_edge=False)
-            for col, justify in (("input", "left"), ("status", "left"), ("cards", "right"),
-                                 ("records", "right"), ("rejects", "right"), ("warnings", "right"),
-                                 ("seconds", "right")):
-                table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            table.add_column("input", overflow="fold")
+            table.add_column("status")
+            for col in ("cards", "records", "rejects", "warnings", "seconds"):
+                table.add_column(col, justify="right")
             for o in s.inputs:
                 table.add_row(
                     o.path,
@@ -200,7 +200,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if progress:
             progress.stop()
-        _err("interrupted; nothing was written")
+        _err("interrupted (outputs are written only once every input is done)")
         return 130
     except prefect_env.EmbeddedServerError as exc:
         _err(str(exc))

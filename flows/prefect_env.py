@@ -121,19 +121,20 @@ class EmbeddedServer:
     Runs exactly the command Prefect's own ``SubprocessASGIServer`` runs
     (uvicorn with ``prefect.server.api.server:create_app`` in ephemeral mode,
     UI off), so the database, migrations and services are Prefect's; only the
-    launch is ours. Its output goes to ``$PREFECT_HOME/cardex-embedded-server.log``.
+    launch is ours. Its output goes to ``$PREFECT_HOME/cardex-embedded-server.log``
+    (the last run's only).
     """
 
     def __init__(self, timeout: float | None = None, log_path: Path | None = None):
-        from prefect.settings import get_current_settings
-
-        settings = get_current_settings()
-        self.timeout = float(timeout or settings.server.ephemeral.startup_timeout_seconds)
-        self.log_path = log_path or Path(settings.home) / SERVER_LOG_NAME
-        # Settings resolved from a profile or prefect.toml reach the subprocess too.
+        # No Prefect import here: the server is launched before Prefect is imported.
+        # The subprocess resolves the same settings (environment, profile, prefect.toml).
+        home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+        self.timeout = float(
+            timeout or os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 180
+        )
+        self.log_path = log_path or home / SERVER_LOG_NAME
         self._env = {
             **os.environ,
-            **settings.to_environment_variables(exclude_unset=True),
             "PREFECT_UI_ENABLED": "0",
             "PREFECT_SERVER_UI_ENABLED": "false",
             "PREFECT__SERVER_EPHEMERAL": "1",
@@ -169,7 +170,7 @@ class EmbeddedServer:
         """Launch the subprocess and return at once."""
         if self.process is None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "ab")
+            self._log = open(self.log_path, "wb")  # this run's server log only
             self.started_at = time.perf_counter()
             self._spawn()
         return self
@@ -262,13 +263,24 @@ class PrefectSession:
     """
 
     def __init__(self) -> None:
-        self.api_url = configured_api_url()
         self.server: EmbeddedServer | None = None
-        if self.api_url is None:
-            if not ephemeral_allowed():
+        if not os.environ.get("PREFECT_API_URL"):
+            # Most likely embedded: launch now, before importing Prefect (about 1.5 s),
+            # and drop the server if a profile or prefect.toml names an API after all.
+            self.server = EmbeddedServer().start()
+        try:
+            self.api_url = configured_api_url()
+            if self.api_url is None and not ephemeral_allowed():
                 raise EmbeddedServerError(
                     "no Prefect API: PREFECT_API_URL is unset and PREFECT_SERVER_EPHEMERAL_ENABLED is false"
                 )
+        except BaseException:
+            self.close()
+            raise
+        if self.api_url is not None:
+            self.close()
+            self.server = None
+        elif self.server is None:
             self.server = EmbeddedServer().start()
 
     @property

@@ -116,3 +116,20 @@ def test_with_an_api_url_cardex_reports_there_and_starts_nothing() -> None:
         session = prefect_env.PrefectSession()
         assert session.mode == "server" and session.server is None
         assert session.run(prefect_env.configured_api_url) == url
+
+
+def test_prefect_defaults_never_override_the_operator(tmp_path) -> None:
+    from flows import prefect_env
+
+    env = {"DO_NOT_TRACK": "0", "PREFECT_HOME": str(tmp_path / "mine"), "XDG_STATE_HOME": str(tmp_path)}
+    applied = prefect_env.apply_defaults(env, quiet_console=True)
+    assert env["DO_NOT_TRACK"] == "0" and env["PREFECT_HOME"] == str(tmp_path / "mine")
+    assert "DO_NOT_TRACK" not in applied and "PREFECT_HOME" not in applied
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert env["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] == "CRITICAL"
+
+    fresh = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    prefect_env.apply_defaults(fresh)
+    assert fresh["PREFECT_HOME"] == str(tmp_path / "state" / "cardex" / "prefect")
+    assert (tmp_path / "state" / "cardex" / "prefect").is_dir()
+    assert "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL" not in fresh

@@ -1,0 +1,1 @@
+"""Quality checks that compare a report with itself (see :mod:`qa.reconcile`)."""
