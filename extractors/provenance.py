@@ -94,7 +94,7 @@ def _add(pages: dict[int, list], page: int, lineno: int, box: tuple[float, float
 
 
 def party_lines(lines: Sequence[Line]) -> dict[str, list[Line]]:
-    """The rows of the (1) table by side (``japanese``/``foreign``), as :func:`extractors.fields.rows_to_parties` reads them.
+    """The rows of the (1) table by side (``japanese``/``foreign``), read as :func:`extractors.fields.rows_to_parties` does.
 
     A row is assigned to the side of its label; a row without a label
     continues the side above. Rows without any value text are left out.

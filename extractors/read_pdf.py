@@ -693,7 +693,9 @@ def _region_shape(ln: PhysicalLine) -> tuple[Any, ...]:
 
 def _box_of(ln: PhysicalLine) -> Box:
     """The box a physical line's text covers."""
-    return Box(ln.page, round(ln.x0, 2), round(ln.top, 2), round(ln.x1, 2), round(ln.bottom, 2))
+    x0 = min(s.x0 for s in ln.segments)
+    x1 = max(s.x1 for s in ln.segments)  # a wrapped cell's first segment may reach further right than the last
+    return Box(ln.page, round(x0, 2), round(ln.top, 2), round(x1, 2), round(ln.bottom, 2))
 
 
 def lines_to_logical_lines(lines: Sequence[PhysicalLine]) -> list[Line]:

@@ -50,11 +50,15 @@ class Provenance:
     x0: float | None = dataclasses.field(default=None, metadata=doc("left edge of the box, pdfplumber points"))
     top: float | None = dataclasses.field(default=None, metadata=doc("top edge of the box, points from the page top"))
     x1: float | None = dataclasses.field(default=None, metadata=doc("right edge of the box, pdfplumber points"))
-    bottom: float | None = dataclasses.field(default=None, metadata=doc("bottom edge of the box, points from the page top"))
+    bottom: float | None = dataclasses.field(
+        default=None, metadata=doc("bottom edge of the box, points from the page top")
+    )
     line_start: Int32 | None = dataclasses.field(
         default=None, metadata=doc("first source line (text) or logical line index (PDF) of the value")
     )
-    line_end: Int32 | None = dataclasses.field(default=None, metadata=doc("last source line / logical line index, inclusive"))
+    line_end: Int32 | None = dataclasses.field(
+        default=None, metadata=doc("last source line / logical line index, inclusive")
+    )
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Quality checks that compare a report with itself (see :mod:`qa.reconcile`)."""
+"""Quality assurance of extraction runs: the report reconciled with itself (:mod:`qa.reconcile`), runs compared and reviewed (:mod:`qa.diff`, :mod:`qa.report`)."""

@@ -12,8 +12,10 @@ renders a report-page section with :meth:`Reconciliation.to_markdown`.
 re-listing) is parsed into a :class:`TocCard` and compared with the card of the same
 (category, number): cards the TOC lists that are missing (or were rejected), cards the
 TOC does not list, parties named differently, a title that is not the card's title
-shortened, a re-listing mark on one side only, and (PDF) a page number other than the
-card's first page. Each :class:`TocFinding` is ``substantive`` or ``orthographic``: a
+shortened, a re-listing mark on one side only, an entry that describes another card of its
+category (①2 and ①3 swapped: one ``order`` finding instead of six), and (PDF) a page number
+other than the card's first page (a constant offset shared by at least three cards is
+accepted as unnumbered front matter). Each :class:`TocFinding` is ``substantive`` or ``orthographic``: a
 difference that disappears once both sides are folded with
 ``qa/rules/orthographic_variants.toml`` (旧字体, 英国/イギリス, クィ/クイ) is orthographic.
 Names are compared as sets of place units (country, prefecture, province/state,
@@ -25,7 +27,9 @@ another unit of the same level in its place (TOC 浙江省福建省泉州市 for
 1対1の提携 / 複数の自治体との提携 / 合計 by category; ``【国・地域別の提携等件数（※1対1の提携等の
 上位10）】``: one-to-one agreements by country and category) are parsed from the document
 lines — the text converter and :func:`extractors.read_pdf.read_pdf` both give one line
-per table row with cells joined by tabs, so one parser serves both — and every cell,
+per table row with cells joined by tabs, so one parser serves both (a reader that flattened
+the table into space-separated text, as pdfplumber's ``extract_text`` does, would leave no
+table to parse: the result then says so in its notes) — and every cell,
 printed as ``25(4)`` = 25 cards of which 4 re-listed (an empty cell is 0), becomes two
 :class:`SummaryLine` objects (measure ``cards`` and ``relisted``) with the figure computed
 from the records, ``agrees`` and, where it differs, an explanation derived from the data

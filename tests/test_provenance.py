@@ -211,14 +211,8 @@ def test_cropped_boxes_hold_the_sampled_values(pdf_sample):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="extractors/read_pdf.py _box_of: a ruled-table row's box ends at the x1 of its segment with the "
-    "largest x0, not at its widest segment's, so the first line of a wrapped cell sticks out of the box "
-    "(33 of 2386 values of the 2012 PDF, all wrapped table cells); remove this mark with the fix",
-)
 def test_a_wrapped_table_cell_is_inside_its_box():
-    """⑧24 (page 178): the foreign party and the e-mail address both wrap inside their cells."""
+    """Regression (box of a wrapped table cell ended at its last segment's x1): ⑧24 (page 178): the foreign party and the e-mail address both wrap inside their cells."""
     doc = read_pdf(SURVEY_PDF, pages=[LEGEND_PAGE, 154, 178])
     (record,), _ = cards_to_records(document_to_cards(doc).cards, doc, "clair-2012")
     assert record.card_id == "8-24"
