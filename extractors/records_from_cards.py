@@ -24,6 +24,26 @@ from nlp.urls import parse_urls
 RELISTED_MARK = re.compile(r"\s*[【\[]\s*再\s*掲\s*[】\]]\s*")
 
 
+def record_to_reject(record: AgreementRecord, raw_text: str, reasons: list[str]) -> RejectRecord:
+    """Turn a record that fails a survey-level rule (e.g. a duplicate card_id) into a reject."""
+    line_start = next((p.line_start for p in record.provenance if p.field == "title"), None)
+    return RejectRecord(
+        survey_id=record.survey_id,
+        source_path=record.source_path,
+        source_sha256=record.source_sha256,
+        card_id=record.card_id,
+        category_code=record.category_code,
+        card_no=record.card_no,
+        page_start=record.page_start,
+        page_end=record.page_end,
+        line_start=line_start,
+        reasons=reasons,
+        warnings=list(record.warnings),
+        raw_text=raw_text,
+        extractor_version=record.extractor_version,
+    )
+
+
 def heading_to_title(heading: str) -> tuple[str, bool]:
     """The card title without its 【再掲】 marker, and whether the marker was there."""
     relisted = bool(RELISTED_MARK.search(heading))

@@ -80,11 +80,13 @@ WARNINGS: dict[str, str] = {
 MISSING_CARD_NO = "missing_card_no"
 MISSING_TITLE = "missing_title"
 MISSING_PARTIES = "missing_parties"
+DUPLICATE_CARD_ID = "duplicate_card_id"
 
 HARD_RULES: dict[str, str] = {
     MISSING_CARD_NO: "the card heading carries no usable card number (`N.`)",
     MISSING_TITLE: "the card heading carries no title after `N.`",
     MISSING_PARTIES: "(1) names no party on either side: neither a Japanese nor a foreign one",
+    DUPLICATE_CARD_ID: "an earlier card of the same survey (same or another input) has the same card_id",
 }
 
 DATE_PRECISIONS = ("day", "month", "year", "none")

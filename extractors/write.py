@@ -52,6 +52,7 @@ from extractors.records import (
 RECORDS_FILE = "records.parquet"
 REJECTS_FILE = "rejects.parquet"
 RUN_FILE = "run.json"
+RECONCILIATION_FILE = "reconciliation.json"
 LOCK_FILE = ".cardex.lock"
 TMP_MARK = ".tmp-"
 
@@ -136,8 +137,12 @@ def write_rejects(rejects: Iterable[RejectRecord], path: str | os.PathLike[str])
     return atomic_write_bytes(path, parquet_bytes(rejects_table(rejects)))
 
 
+def json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+
+
 def run_json_bytes(run: Mapping[str, Any]) -> bytes:
-    return (json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+    return json_bytes(run)
 
 
 def write_run_json(run: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -174,8 +179,9 @@ def publish_run(
     records: Iterable[AgreementRecord],
     rejects: Iterable[RejectRecord],
     run: Mapping[str, Any],
+    reconciliation: Any = None,
 ) -> dict[str, Any]:
-    """Write records.parquet, rejects.parquet and run.json into ``out_dir`` as one step.
+    """Write records.parquet, rejects.parquet, reconciliation.json and run.json into ``out_dir`` as one step.
 
     ``run`` gets an ``outputs`` entry (file name, rows, sha256 per file) before
     it is written. Returns that entry. Raises on any failure, in which case the
@@ -189,6 +195,8 @@ def publish_run(
         "records": {"file": RECORDS_FILE, "rows": rec_table.num_rows, "sha256": sha256_bytes(rec_bytes)},
         "rejects": {"file": REJECTS_FILE, "rows": rej_table.num_rows, "sha256": sha256_bytes(rej_bytes)},
     }
+    rec_json = json_bytes(reconciliation if reconciliation is not None else [])
+    outputs["reconciliation"] = {"file": RECONCILIATION_FILE, "sha256": sha256_bytes(rec_json)}
     run_doc = {**run, "outputs": outputs}
     with _locked(out):
         for stale in stale_temp_files(out):
@@ -199,6 +207,7 @@ def publish_run(
             for name, data in (
                 (RECORDS_FILE, rec_bytes),
                 (REJECTS_FILE, rej_bytes),
+                (RECONCILIATION_FILE, rec_json),
                 (RUN_FILE, run_json_bytes(run_doc)),
             ):
                 temps.append((_write_temp(out, name, lambda fh, d=data: fh.write(d)), out / name))
@@ -231,6 +240,6 @@ def verify_run(out_dir: str | os.PathLike[str]) -> list[str]:
             continue
         if sha256_bytes(data) != entry["sha256"]:
             problems.append(f"{entry['file']}: sha256 differs from {RUN_FILE} (files from two runs)")
-        elif pq.read_metadata(io.BytesIO(data)).num_rows != entry["rows"]:
+        elif "rows" in entry and pq.read_metadata(io.BytesIO(data)).num_rows != entry["rows"]:
             problems.append(f"{entry['file']}: row count differs from {RUN_FILE}")
     return problems

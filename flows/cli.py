@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_extract_parser(sub)
-    # `cardex diff` and `cardex review` will register here.
+    from qa.cli import add_qa_commands  # `cardex diff`, `cardex review`; imports only argparse
+
+    add_qa_commands(sub)
     return parser
 
 
@@ -205,20 +207,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except prefect_env.EmbeddedServerError as exc:
         _err(str(exc))
         return 1
-    except OSError as exc:  # publishing the run directory
+    except Exception as exc:  # noqa: BLE001 - one line; the traceback on request
         if progress:
             progress.stop()
         if args.verbose:
             raise
-        where = exc.filename or out
-        _err(f"could not write {where}: {exc.strerror or exc}; the previous outputs are unchanged")
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback on request
-        if progress:
-            progress.stop()
-        if args.verbose:
-            raise
-        _err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} (--verbose shows the traceback)")
+        message = " ".join(str(exc).split())
+        if type(exc).__name__ == "PublishError":
+            _err(message)
+        elif "Failed to reach API" in message:  # PREFECT_API_URL names no running server
+            _err(f"Prefect: {message}")
+        else:
+            _err(f"internal error: {type(exc).__name__}: {message} (--verbose shows the traceback)")
         return 1
     finally:
         if session is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import dataclasses
 import os
 import platform
 import time
@@ -37,7 +38,13 @@ from prefect.states import Failed  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from extractors.document import Card, Document, InputError  # noqa: E402
-from extractors.pipeline import DocumentResult, cards_to_records  # noqa: E402
+from extractors.pipeline import (  # noqa: E402
+    DocumentResult,
+    card_texts,
+    cards_to_records,
+    reconcile_document,
+    reject_duplicate_card_ids,
+)
 from extractors.readers import read_document  # noqa: E402
 from extractors.records import SCHEMA_VERSION, AgreementRecord, RejectRecord  # noqa: E402
 from extractors.segment import document_to_cards  # noqa: E402
@@ -209,6 +216,10 @@ def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> I
         cards = list(seg.cards)
         records, rejects = stages.extract(cards, doc, survey_id)
         timings["extract"] = time.perf_counter() - t
+        stage = "reconcile"
+        t = time.perf_counter()
+        reconciliation = reconcile_document(doc, seg, records)
+        timings["reconcile"] = time.perf_counter() - t
     except Exception as exc:  # noqa: BLE001 - one input's failure must not stop the others
         return failed(_problem(exc, stage), doc)
     result = DocumentResult(
@@ -219,6 +230,8 @@ def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> I
         records=tuple(records),
         rejects=tuple(rejects),
         timings=dict(timings),
+        reconciliation=reconciliation,
+        card_texts=card_texts(cards),
     )
     if not result.balanced:  # a bug, never an input problem: its rows are not published
         return InputOutcome(
@@ -243,6 +256,13 @@ def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> I
         seconds=time.perf_counter() - t_start,
         timings=timings,
     )
+
+
+def survey_level_rules(outcomes: list[InputOutcome]) -> list[InputOutcome]:
+    """Rules across the inputs of one survey: a card_id seen in an earlier input (or card) becomes a reject."""
+    ok = [o for o in outcomes if o.ok and o.result is not None]
+    checked = iter(reject_duplicate_card_ids([o.result for o in ok]))
+    return [dataclasses.replace(o, result=next(checked)) if (o.ok and o.result is not None) else o for o in outcomes]
 
 
 # ---------------------------------------------------------------- run.json
@@ -356,7 +376,16 @@ def _notify(o: InputOutcome) -> None:
         fn(o)
 
 
-Publisher = Callable[[str, list[AgreementRecord], list[RejectRecord], dict[str, Any]], dict[str, Any]]
+class PublishError(Exception):
+    """The run directory could not be written; the previous outputs are unchanged."""
+
+    def __init__(self, out: str, cause: OSError):
+        where = cause.filename or out
+        super().__init__(f"could not write {where}: {cause.strerror or cause}; the previous outputs are unchanged")
+        self.out = out
+
+
+Publisher = Callable[..., dict[str, Any]]  # publish_run(out, records, rejects, run, reconciliation)
 
 
 def run_extraction(
@@ -377,12 +406,17 @@ def run_extraction(
             outcome = process_input(path, survey_id, stages)
         outcomes.append(outcome)
         _notify(outcome)
+    outcomes = survey_level_rules(outcomes)
     report = build_run_report(
         survey_id, outcomes, started_wall, started_wall + (time.perf_counter() - t0), prefect_info
     )
     records = [r for o in outcomes if o.ok for r in o.records]
     rejects = [r for o in outcomes if o.ok for r in o.rejects]
-    report["outputs"] = publish(os.fspath(out), records, rejects, report)
+    reconciliation = [o.result.reconciliation for o in outcomes if o.ok and o.result.reconciliation]
+    try:
+        report["outputs"] = publish(os.fspath(out), records, rejects, report, reconciliation)
+    except OSError as exc:
+        raise PublishError(os.fspath(out), exc) from exc
     return RunSummary(
         survey_id=survey_id,
         out_dir=os.fspath(out),
@@ -419,9 +453,13 @@ def extract_task(
 
 @task(name="publish", task_run_name="publish {out}", cache_policy=NO_CACHE, persist_result=False)
 def publish_task(
-    out: str, records: list[AgreementRecord], rejects: list[RejectRecord], run: dict[str, Any]
+    out: str,
+    records: list[AgreementRecord],
+    rejects: list[RejectRecord],
+    run: dict[str, Any],
+    reconciliation: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return publish_run(out, records, rejects, run)
+    return publish_run(out, records, rejects, run, reconciliation)
 
 
 def _via(t: Any) -> Callable[..., Any]:

@@ -6,25 +6,25 @@ import time). Every default is applied only when the variable is not already
 set, so an operator can override any of them, and with ``PREFECT_API_URL`` set
 (environment, profile or ``prefect.toml``) cardex reports to that server.
 
-What a Prefect run costs, and why (measured on Prefect 3.8.8, see the README):
+What a Prefect run costs, and why (Prefect 3.8.8; numbers in the README):
 
 * With no API configured, Prefect's own ephemeral mode starts a uvicorn
   subprocess running the whole Prefect server. The client first imports
   ``prefect.server.api.server`` itself (about 4 s) just to launch it; the
-  subprocess imports it again (about 4 s) and runs the SQLite migrations.
-  On a fresh ``PREFECT_HOME`` the migrations add about 7 s, so the first run
-  came close to Prefect's default 20 s start-up timeout.
+  subprocess imports it again (about 5 s) and runs the SQLite migrations.
+  On a fresh ``PREFECT_HOME`` the migrations add about 8 s: a first run under
+  load came past Prefect's default 20 s start-up timeout.
 * The flow run's heartbeat thread sleeps in 1 s steps and is joined on exit:
-  about 1 s at the end of every flow run.
+  up to 1 s at the end of every flow run.
 * The server's telemetry heartbeat fights the migrations for the SQLite lock
   and prints a traceback ("database is locked") on a fresh machine.
 
-:class:`EmbeddedServer` starts the same server subprocess directly (without
-importing the server in the client), *before* the heavy imports of the
-extraction code, so the two overlap; the health wait comes just before the
-flow needs the API. :func:`embedded_run_settings` turns the heartbeat off for
-a run on the embedded server (nobody watches for crashed runs of a server that
-ends with the process). Telemetry is off and the start-up timeout is 180 s.
+:class:`PrefectSession` launches the same server subprocess
+(:class:`EmbeddedServer`) before Prefect is even imported, so its start-up
+overlaps the client's imports, and waits for it only when the flow needs the
+API. :func:`embedded_run_settings` turns the heartbeat off for a run on the
+embedded server (nobody watches for crashed runs of a server that ends with
+the process). Telemetry is off and the start-up timeout is 180 s.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ TELEMETRY_OFF: dict[str, str] = {
 
 DEFAULTS: dict[str, str] = {
     **TELEMETRY_OFF,
-    # A first run on a fresh machine migrates a new SQLite database (about 15 s
-    # here, more on a slow disk); Prefect's default of 20 s is too tight.
+    # A first run on a fresh machine migrates a new SQLite database: the server
+    # took 13-30 s to start here, depending on load; Prefect's 20 s is too tight.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
 }

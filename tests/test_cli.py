@@ -106,16 +106,31 @@ def test_bad_inputs_exit_1_with_one_line_each_and_good_ones_are_written(
     assert run["prefect"]["flow_run_id"]
 
 
-def test_with_an_api_url_cardex_reports_there_and_starts_nothing() -> None:
+def test_with_an_api_url_in_a_profile_cardex_uses_it_and_keeps_no_server() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows import prefect_env
 
     url = "http://prefect.example:4200/api"
-    with temporary_settings({PREFECT_API_URL: url}):  # as from env, profile or prefect.toml
-        session = prefect_env.PrefectSession()
+    with temporary_settings({PREFECT_API_URL: url}):  # as from a profile or prefect.toml
+        session = prefect_env.PrefectSession()  # may launch a server, then drops it
         assert session.mode == "server" and session.server is None
         assert session.run(prefect_env.configured_api_url) == url
+
+
+def test_with_prefect_api_url_set_no_server_is_launched(monkeypatch) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import prefect_env
+
+    def no_launch(self):
+        raise AssertionError("launched a server")
+
+    monkeypatch.setattr(prefect_env.EmbeddedServer, "start", no_launch)
+    url = "http://prefect.example:4200/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    with temporary_settings({PREFECT_API_URL: url}):
+        assert prefect_env.PrefectSession().mode == "server"
 
 
 def test_prefect_defaults_never_override_the_operator(tmp_path) -> None:

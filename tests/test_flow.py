@@ -56,7 +56,7 @@ def test_plain_run_processes_good_inputs_and_records_bad_ones(tmp_path, mini_rep
     assert run["inputs"][0]["sha256"] == good.sha256 and len(good.sha256) == 64
     assert run["inputs"][0]["counts"] == {"segments": 2, "records": len(good.records),
                                           "rejects": len(good.rejects), "warnings": good.warnings}
-    assert set(run["inputs"][0]["timings"]) == {"read", "segment", "extract", "total"}
+    assert set(run["inputs"][0]["timings"]) == {"read", "segment", "extract", "reconcile", "total"}
     assert run["checks"]["segments_equal_records_plus_rejects"] is True
     assert run["totals"]["segments"] == run["totals"]["records"] + run["totals"]["rejects"] == 2
     assert {"cardex", "extractor", "python", "pdfplumber", "spacy", "sudachipy", "prefect", "pyarrow"} <= set(
@@ -122,3 +122,9 @@ def test_flow_runs_on_prefect(prefect_server, tmp_path, mini_report, bad_inputs)
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(UUID(run["prefect"]["flow_run_id"]))
     assert flow_run.state.is_completed()
+
+
+def test_a_run_that_cannot_be_written_says_so_in_one_line(tmp_path, mini_report) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ef.PublishError, match=r"^could not write .*; the previous outputs are unchanged$"):
+        ef.run_extraction([str(mini_report)], "t", tmp_path / "file" / "out")
