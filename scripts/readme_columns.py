@@ -35,9 +35,24 @@ def columns_section() -> str:
             "",
             column_table(RejectRecord),
             "",
+            "#### Warning codes (`warnings`) and reject reasons (`reasons`)",
+            "",
+            "A code may carry a detail after a colon (`missing_field:urls`).",
+            "",
+            code_table(),
+            "",
             END,
         ]
     )
+
+
+def code_table() -> str:
+    from extractors.validate import HARD_RULES, WARNINGS
+
+    rows = ["| code | kind | meaning |", "|---|---|---|"]
+    rows += [f"| `{code}` | warning | {meaning} |" for code, meaning in WARNINGS.items()]
+    rows += [f"| `{code}` | reject reason | {meaning} |" for code, meaning in HARD_RULES.items()]
+    return "\n".join(rows)
 
 
 def updated(text: str) -> str:
