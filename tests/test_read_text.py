@@ -20,6 +20,18 @@ def legacy_safe_survey() -> str:
     return SURVEY.read_text(encoding="utf-8").translate(LEGACY_STANDINS)
 
 
+def _records(doc):
+    """The records of a document, without the columns naming the file they came from."""
+    from dataclasses import asdict
+
+    from extractors.pipeline import cards_to_records
+    from extractors.segment import document_to_cards
+
+    records, rejects = cards_to_records(document_to_cards(doc).cards, doc, "clair-2012")
+    assert len(records) == 175 and rejects == []
+    return [{k: v for k, v in asdict(r).items() if k not in ("source_path", "source_sha256")} for r in records]
+
+
 @pytest.mark.parametrize(
     ("encoding", "newline"),
     [("utf-8", "\n"), ("utf-8-sig", "\r\n"), ("cp932", "\r\n"), ("euc_jis_2004", "\n")],
@@ -32,6 +44,7 @@ def test_encodings_are_detected_and_give_the_same_lines(tmp_path, encoding, newl
     copy.write_bytes(text.replace("\n", newline).encode(encoding))
     doc = read_text(copy)
     assert [ln.text for ln in doc.lines] == [ln.text for ln in read_text(reference).lines]
+    assert _records(doc) == _records(read_text(reference))
     assert doc.encoding == encoding
 
 
