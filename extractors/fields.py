@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from extractors import validate as V
@@ -75,22 +76,19 @@ class PartyCells:
     foreign: str
 
 
-def rows_to_parties(lines: tuple[Line, ...]) -> PartyCells:
-    """Read the 日本の自治体 / 海外の自治体 rows; a row without a label continues the one above."""
+def party_rows(lines: Sequence[Line]) -> list[tuple[str, Line, str]]:
+    """The rows of the (1) table as (side, line, value text); a row without a label continues the one above."""
     labels = party_labels()
-    values: dict[str, list[str]] = {"japanese": [], "foreign": []}
+    rows: list[tuple[str, Line, str]] = []
     side: str | None = None
     for ln in lines:
         cells = [c.strip() for c in ln.text.split("\t")]
         head = cells[0]
-        found = None
-        for key, names in labels.items():
-            for name in names:
-                if head == name or (len(cells) == 1 and head.startswith(name)):
-                    found = (key, name)
-                    break
-            if found:
-                break
+        found = next(
+            ((key, name) for key, names in labels.items() for name in names
+             if head == name or (len(cells) == 1 and head.startswith(name))),
+            None,
+        )
         if found:
             side = found[0]
             rest = cells[1:] if head == found[1] else [head[len(found[1]):], *cells[1:]]
@@ -98,5 +96,13 @@ def rows_to_parties(lines: tuple[Line, ...]) -> PartyCells:
             rest = cells
         value = " ".join(c for c in rest if c)
         if side and value:
-            values[side].append(value)
+            rows.append((side, ln, value))
+    return rows
+
+
+def rows_to_parties(lines: Sequence[Line]) -> PartyCells:
+    """Read the 日本の自治体 / 海外の自治体 rows into the raw text of each side."""
+    values: dict[str, list[str]] = {"japanese": [], "foreign": []}
+    for side, _line, value in party_rows(lines):
+        values[side].append(value)
     return PartyCells(" ".join(values["japanese"]).strip(), " ".join(values["foreign"]).strip())

@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from extractors.document import Line
-from extractors.headings import party_labels
+from extractors.fields import party_rows
 from extractors.records import Provenance
 from nlp.normalize import fold_lookalikes
 
@@ -94,32 +94,10 @@ def _add(pages: dict[int, list], page: int, lineno: int, box: tuple[float, float
 
 
 def party_lines(lines: Sequence[Line]) -> dict[str, list[Line]]:
-    """The rows of the (1) table by side (``japanese``/``foreign``), read as :func:`extractors.fields.rows_to_parties` does.
-
-    A row is assigned to the side of its label; a row without a label
-    continues the side above. Rows without any value text are left out.
-    """
-    labels = party_labels()
+    """The rows of the (1) table by side (``japanese``/``foreign``), read as :func:`extractors.fields.party_rows` does."""
     out: dict[str, list[Line]] = {"japanese": [], "foreign": []}
-    side: str | None = None
-    for ln in lines:
-        cells = [c.strip() for c in ln.text.split("\t")]
-        head = cells[0]
-        found: tuple[str, str] | None = None
-        for key, names in labels.items():
-            for name in names:
-                if head == name or (len(cells) == 1 and head.startswith(name)):
-                    found = (key, name)
-                    break
-            if found:
-                break
-        if found:
-            side = found[0]
-            rest = cells[1:] if head == found[1] else [head[len(found[1]):], *cells[1:]]
-        else:
-            rest = cells
-        if side and any(c for c in rest):
-            out[side].append(ln)
+    for side, line, _value in party_rows(lines):
+        out[side].append(line)
     return out
 
 

@@ -243,3 +243,105 @@ def verify_run(out_dir: str | os.PathLike[str]) -> list[str]:
         elif "rows" in entry and pq.read_metadata(io.BytesIO(data)).num_rows != entry["rows"]:
             problems.append(f"{entry['file']}: row count differs from {RUN_FILE}")
     return problems
+
+
+# ---------------------------------------------------------------- a whole partition
+#
+# A dataset root holds one hive-style partition per survey, ROOT/survey_id=ID/,
+# each a complete run directory (records.parquet, rejects.parquet,
+# reconciliation.json, run.json). Re-running a survey replaces its partition
+# as a whole: the new run is published into a sibling temporary directory
+# (``.survey_id=ID.tmp-XXXXXXXX``, with publish_run), then swapped with the
+# partition in one atomic rename (renameat2 RENAME_EXCHANGE on Linux; two
+# renames elsewhere, with recovery). Other partitions are never touched; a
+# crash before the swap leaves the previous partition as it was, and the
+# temporary directory is removed by the next publication.
+
+OLD_MARK = ".old-"
+
+
+def _renameat2_exchange() -> Callable[[Path, Path], bool] | None:
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+
+    def exchange(a: Path, b: Path) -> bool:
+        if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+            return True
+        import ctypes as _c
+
+        err = _c.get_errno()
+        if err in (getattr(__import__("errno"), "ENOSYS"), getattr(__import__("errno"), "EINVAL")):
+            return False  # not supported by this kernel or file system: fall back
+        raise OSError(err, os.strerror(err), os.fspath(b))
+
+    return exchange
+
+
+_EXCHANGE = _renameat2_exchange()
+
+
+def _cleanup_partition_leftovers(root: Path, name: str) -> None:
+    """Remove what a killed publication left: temporary dirs; restore an old partition left mid-swap."""
+    import shutil
+
+    target = root / name
+    for old in sorted(root.glob(f".{name}{OLD_MARK}*")):
+        if not target.exists():
+            os.rename(old, target)  # crashed between the two renames of the fallback: put it back
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in root.glob(f".{name}{TMP_MARK}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_partition(
+    partition_dir: str | os.PathLike[str],
+    records: Iterable[AgreementRecord],
+    rejects: Iterable[RejectRecord],
+    run: Mapping[str, Any],
+    reconciliation: Any = None,
+) -> dict[str, Any]:
+    """Replace the partition directory ``ROOT/survey_id=ID`` with this run, atomically (see above)."""
+    import shutil
+
+    target = Path(partition_dir)
+    root, name = target.parent, target.name
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked_file(root / f".{name}.lock"):
+        _cleanup_partition_leftovers(root, name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}{TMP_MARK}", dir=root))
+        try:
+            outputs = publish_run(tmp, records, rejects, run, reconciliation)
+            (tmp / LOCK_FILE).unlink(missing_ok=True)
+            os.chmod(tmp, 0o755)
+            _fsync_dir(root)
+            if not target.exists():
+                os.rename(tmp, target)
+            elif _EXCHANGE is not None and _EXCHANGE(tmp, target):
+                pass  # tmp now holds the previous partition
+            else:
+                old = root / f".{name}{OLD_MARK}{os.getpid()}"
+                os.rename(target, old)
+                os.rename(tmp, target)
+                os.rename(old, tmp)
+            _fsync_dir(root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return outputs
+
+
+@contextlib.contextmanager
+def _locked_file(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
