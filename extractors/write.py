@@ -274,10 +274,10 @@ def _renameat2_exchange() -> Callable[[Path, Path], bool] | None:
     def exchange(a: Path, b: Path) -> bool:
         if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
             return True
-        import ctypes as _c
+        import errno
 
-        err = _c.get_errno()
-        if err in (getattr(__import__("errno"), "ENOSYS"), getattr(__import__("errno"), "EINVAL")):
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EINVAL):
             return False  # not supported by this kernel or file system: fall back
         raise OSError(err, os.strerror(err), os.fspath(b))
 

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_extract_parser(sub)
+    add_serve_parser(sub)
     from qa.cli import add_qa_commands  # `cardex diff`, `cardex review`; imports only argparse
 
     add_qa_commands(sub)
@@ -78,7 +79,24 @@ def add_extract_parser(sub: Any) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="report file or folder")
     p.add_argument("--survey-id", required=True, type=_survey_id, metavar="ID", help="survey edition, e.g. clair-2012")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: outputs/ID)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="DIR", help="output folder (default: outputs/ID)")
+    where.add_argument(
+        "--dataset", metavar="ROOT",
+        help="dataset root instead of --out: writes the hive partition ROOT/survey_id=ID, replaced atomically",
+    )
+    p.add_argument(
+        "--cache-store", metavar="PATH|URL",
+        help="where cached extractions live: a folder, an fsspec URL (s3://...) or block:TYPE/NAME "
+        "(default: .cardex-cache under the output root)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="re-extract every input, store nothing")
+    p.add_argument("--runner", choices=("threads", "dask"), default="threads",
+                   help="task runner: Prefect's thread pool (default) or prefect-dask's DaskTaskRunner")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="inputs processed at once (threads; Dask LocalCluster workers) (default: 4; dask: 2)")
+    p.add_argument("--dask-address", metavar="ADDR",
+                   help="join an existing Dask cluster (tcp://host:8786) instead of starting a LocalCluster")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
     p.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs and tracebacks")
     p.set_defaults(func=cmd_extract)
@@ -98,13 +116,15 @@ def _secs(s: float) -> str:
 def _input_line(o: InputOutcome) -> str:
     return (
         f"ok  {o.path}: {o.segments} cards, {len(o.records)} records, {len(o.rejects)} rejects, "
-        f"{o.warnings} warnings, {_secs(o.seconds)}"
+        f"{o.warnings} warnings, {_secs(o.seconds)}{', cached' if o.cached else ''}"
     )
 
 
 def _summary_line(s: RunSummary, seconds: float) -> str:
     t = s.totals
     failed = f", {t['inputs_failed']} failed" if t["inputs_failed"] else ""
+    cached = sum(o.cached for o in s.inputs)
+    failed += f", {cached} cached" if cached else ""
     return (
         f"{PROG}: {t['inputs']} inputs{failed}; {t['records']} records, {t['rejects']} rejects, "
         f"{t['warnings']} warnings -> {s.out_dir} ({_secs(seconds)})"
@@ -112,20 +132,25 @@ def _summary_line(s: RunSummary, seconds: float) -> str:
 
 
 class Progress:
-    """Per-input lines as each input finishes: plain lines, or a spinner and a table on a terminal."""
+    """Per-input progress as each input finishes: plain lines, or a rich progress bar and a table on a terminal."""
 
     def __init__(self, total: int, quiet: bool, stream: TextIO = sys.stdout):
         self.total, self.quiet, self.stream = total, quiet, stream
         self.done = 0
         self.rich = stream.isatty() and not quiet and os.environ.get("TERM") != "dumb"
         self.outcomes: list[InputOutcome] = []
-        self._status: Any = None
+        self._bar: Any = None
         if self.rich:
             from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
             self.console = Console(file=stream)
-            self._status = self.console.status(f"extracting {total} input(s)…")
-            self._status.start()
+            self._bar = Bar(
+                TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.description}"), console=self.console, transient=True,
+            )
+            self._task = self._bar.add_task("", total=total)
+            self._bar.start()
 
     def __call__(self, o: InputOutcome) -> None:
         self.done += 1
@@ -134,13 +159,13 @@ class Progress:
             _err(f"{o.path}: {o.error}")
         elif not self.quiet and not self.rich:
             print(_input_line(o), file=self.stream, flush=True)
-        if self._status is not None:
-            self._status.update(f"extracting… {self.done}/{self.total} done")
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=os.path.basename(o.path))
 
     def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
     def finish(self, s: RunSummary, seconds: float) -> None:
         self.stop()
@@ -150,13 +175,14 @@ class Progress:
             table = Table(show_edge=False, pad_edge=False)
             table.add_column("input", overflow="fold")
             table.add_column("status")
-            for col in ("cards", "records", "rejects", "warnings", "seconds"):
+            for col in ("cards", "records", "rejects", "warnings", "cached", "seconds"):
                 table.add_column(col, justify="right")
             for o in s.inputs:
                 table.add_row(
                     o.path,
                     "[green]ok[/]" if o.ok else "[red]failed[/]",
                     str(o.segments), str(len(o.records)), str(len(o.rejects)), str(o.warnings),
+                    "yes" if o.cached else "no",
                     f"{o.seconds:.1f}",
                 )
             self.console.print(table)
@@ -168,8 +194,11 @@ class Progress:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    out = args.out or os.path.join("outputs", args.survey_id)
-    if os.path.exists(out) and not os.path.isdir(out):
+    out = args.out or (None if args.dataset else os.path.join("outputs", args.survey_id))
+    if args.dataset and os.path.exists(args.dataset) and not os.path.isdir(args.dataset):
+        _err(f"--dataset {args.dataset}: exists and is not a folder")
+        return 2
+    if out and os.path.exists(out) and not os.path.isdir(out):
         _err(f"--out {out}: exists and is not a folder")
         return 2
 
@@ -191,8 +220,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
         progress = Progress(len(extract_flow.expand_inputs(args.inputs)), args.quiet)
         extract_flow.add_listener(progress)
         try:
-            summary: RunSummary = session.run(
-                extract_flow.extract_reports, inputs=list(args.inputs), survey_id=args.survey_id, out=out
+            _state, summary = session.run(
+                extract_flow.run_flow, list(args.inputs), args.survey_id, out,
+                dataset=args.dataset, cache_store=args.cache_store, cache=not args.no_cache,
+                runner=args.runner, workers=args.workers or (2 if args.runner == "dask" else 4),
+                dask_address=args.dask_address,
             )
         finally:
             extract_flow.remove_listener(progress)
@@ -223,6 +255,46 @@ def cmd_extract(args: argparse.Namespace) -> int:
     finally:
         if session is not None:
             session.close()
+
+
+# ---------------------------------------------------------------- serve
+
+
+def add_serve_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="long-running process: extract new reports dropped into an inbox folder (Prefect flow.serve)",
+        description=(
+            "Serve the 'watch-inbox' deployment with Prefect (flow.serve): every --interval seconds it "
+            "looks at INBOX and, when its reports changed, runs extract-reports on them into the "
+            "partition DATASET/survey_id=ID (unchanged reports come from the cache). Needs a Prefect "
+            "server: set PREFECT_API_URL (see README, Running in production)."
+        ),
+    )
+    p.add_argument("inbox", metavar="INBOX", help="folder watched for *.pdf, *.txt, *.md reports")
+    p.add_argument("--survey-id", required=True, type=_survey_id, metavar="ID")
+    p.add_argument("--dataset", required=True, metavar="ROOT", help="dataset root (hive partition per survey)")
+    p.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="poll interval (default: 60)")
+    p.add_argument("--name", default="cardex-inbox", help="deployment name (default: cardex-inbox)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows import prefect_env
+
+    prefect_env.apply_defaults()
+    if not os.environ.get("PREFECT_API_URL"):
+        from flows.prefect_env import configured_api_url
+
+        if not configured_api_url():
+            _err("cardex serve needs a Prefect server: start one (prefect server start) and set PREFECT_API_URL")
+            return 2
+    from flows.serve import inbox_deployment
+
+    from prefect import serve
+
+    serve(inbox_deployment(args.inbox, args.survey_id, args.dataset, interval=args.interval, name=args.name))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,16 +1,18 @@
-"""The extraction flow: reports in, one published run directory out.
+"""The extraction flow: reports in, one published run directory (or dataset partition) out.
 
 The logic lives in plain functions (:func:`expand_inputs`, :func:`process_input`,
 :func:`run_extraction`, :func:`build_run_report`) that tests call without
 Prefect. The Prefect flow :func:`extract_reports` runs the same
-:func:`run_extraction` with every stage of every input as a Prefect task
-(``read`` → ``segment`` → ``extract``, see :mod:`extractors.pipeline`) and the
-publication of the run directory as one final task.
+:func:`run_extraction` with one ``extract-report`` task per input (read →
+segment → extract → validate, each stage timed), mapped over the inputs on the
+flow's task runner (threads, or prefect-dask), cached by content (see
+:func:`input_cache_key`), then one ``publish`` task. :func:`run_flow` picks the
+task runner and returns the final state with the :class:`RunSummary`.
 
 One input that cannot be read (:class:`InputError`) is recorded as failed with
-its one-line problem; the others are processed and written. A stage that
-fails with any other exception (a bug) fails its input the same way, with the
-exception named; the traceback is in the Prefect task run's logs.
+its one-line problem; the others are processed and written, and the flow run
+ends Failed, naming the failed inputs. A stage that fails with any other
+exception (a bug) fails its input the same way, with the exception named.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import dataclasses
+import errno
 import os
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,8 @@ class InputOutcome:
     kind: str | None = None
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    cached: bool = False  # the result came from the cache (Prefect state "Cached"), not a new extraction
+    transient: bool = False  # failed on an I/O error that a retry may cure
 
     @property
     def ok(self) -> bool:
@@ -179,6 +184,18 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+# errno values that a retry does not cure: the file is missing or forbidden
+_PERMANENT_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An I/O error a retry may cure (EIO, ESTALE, timeouts...), also when a reader wrapped it in InputError."""
+    for e in (exc, exc.__context__, exc.__cause__):
+        if isinstance(e, OSError) and e.errno not in _PERMANENT_ERRNOS:
+            return True
+    return False
+
+
 def _problem(exc: BaseException, stage: str) -> str:
     if isinstance(exc, InputError):
         return _one_line(exc.problem)
@@ -191,11 +208,12 @@ def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> I
     t_start = time.perf_counter()
     stage = "read"
 
-    def failed(problem: str, doc: Document | None = None) -> InputOutcome:
+    def failed(problem: str, doc: Document | None = None, transient: bool = False) -> InputOutcome:
         return InputOutcome(
             path=path,
             status="failed",
             error=problem,
+            transient=transient,
             sha256=doc.sha256 if doc else file_sha256(path),
             kind=doc.kind if doc else None,
             seconds=time.perf_counter() - t_start,
@@ -221,7 +239,7 @@ def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> I
         reconciliation = reconcile_document(doc, seg, records)
         timings["reconcile"] = time.perf_counter() - t
     except Exception as exc:  # noqa: BLE001 - one input's failure must not stop the others
-        return failed(_problem(exc, stage), doc)
+        return failed(_problem(exc, stage), doc, transient=stage == "read" and is_transient(exc))
     result = DocumentResult(
         source_path=doc.path,
         source_sha256=doc.sha256,
@@ -300,6 +318,7 @@ def input_entry(o: InputOutcome) -> dict[str, Any]:
         "kind": o.kind,
         "status": o.status,
         "error": o.error,
+        "cached": o.cached,
         "counts": {
             "segments": o.segments,
             "records": len(o.records),
@@ -386,6 +405,7 @@ class PublishError(Exception):
 
 
 Publisher = Callable[..., dict[str, Any]]  # publish_run(out, records, rejects, run, reconciliation)
+ProcessAll = Callable[[list[str], str], Iterable[InputOutcome]]
 
 
 def run_extraction(
@@ -395,15 +415,27 @@ def run_extraction(
     stages: Stages = PLAIN_STAGES,
     publish: Publisher = publish_run,
     prefect_info: dict[str, Any] | None = None,
+    process_all: ProcessAll | None = None,
 ) -> RunSummary:
-    """Process every input, then publish the run directory once (plain Python, no Prefect)."""
+    """Process every input, then publish the run directory once (plain Python unless ``process_all`` says otherwise).
+
+    ``process_all(paths, survey_id)`` yields the outcome of each readable input
+    in the order given (the flow runs them as mapped Prefect tasks).
+    """
     started_wall, t0 = time.time(), time.perf_counter()
+    expanded = expand_inputs(inputs)
+    readable = [path for path, problem in expanded if problem is None]
+    if process_all is None:
+        processed: Iterable[InputOutcome] = (process_input(p, survey_id, stages) for p in readable)
+    else:
+        processed = process_all(readable, survey_id)
+    it = iter(processed)
     outcomes: list[InputOutcome] = []
-    for path, problem in expand_inputs(inputs):
+    for path, problem in expanded:
         if problem is not None:
             outcome = InputOutcome(path=path, status="failed", error=problem)
         else:
-            outcome = process_input(path, survey_id, stages)
+            outcome = next(it)
         outcomes.append(outcome)
         _notify(outcome)
     outcomes = survey_level_rules(outcomes)
@@ -427,28 +459,91 @@ def run_extraction(
 
 
 # ---------------------------------------------------------------- Prefect
+#
+# One task per input, ``extract-report`` (read -> segment -> extract ->
+# validate/reconcile, each stage timed in run.json), mapped over the inputs on
+# the flow's task runner (threads by default, Dask with ``--runner dask``);
+# survey-level rules and the one ``publish`` task run at the end. An input's
+# task carries only a path in and its records out: no Document crosses a
+# process boundary, and the cache holds records, not documents.
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "nlp" / "rules"
+CACHE_DIR_NAME = ".cardex-cache"
 
 
-@task(name="read", task_run_name="read {path}", cache_policy=NO_CACHE, persist_result=False)
-def read_task(path: str) -> Document:
+def rules_fingerprint(rules_dir: Path = RULES_DIR) -> str:
+    """sha256 over the rule files (nlp/rules/*, names and contents): a changed rule invalidates the cache."""
+    h = hashlib.sha256()
+    for p in sorted(rules_dir.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            h.update(p.relative_to(rules_dir).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def extractor_version() -> str:
+    from extractors.version import EXTRACTOR_VERSION
+
+    return EXTRACTOR_VERSION
+
+
+def input_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    """Cache key of one input: its content, path, survey id, extractor version, schema and rules.
+
+    The path and survey id are in the key because they are columns of every
+    record (``source_path``, ``survey_id``). An unreadable file has no key
+    (never cached).
+    """
+    sha = file_sha256(parameters["path"])
+    if sha is None:
+        return None
+    parts = [
+        "cardex-extract-v1",
+        sha,
+        os.fspath(parameters["path"]),
+        parameters["survey_id"],
+        parameters.get("extractor_version") or extractor_version(),
+        str(SCHEMA_VERSION),
+        parameters.get("rules_hash") or rules_fingerprint(),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class ReportFailed(Exception):
+    """One input could not be processed; ``outcome`` says why (its message is the one-line problem)."""
+
+    def __init__(self, outcome: InputOutcome):
+        super().__init__(outcome.error or "failed")
+        self.outcome = outcome
+
+    def __reduce__(self) -> Any:  # picklable across Dask workers and into result storage
+        return (ReportFailed, (self.outcome,))
+
+
+def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only I/O errors a retry can cure, never a deterministic parse or input error."""
     try:
-        return read_document(path)
-    except InputError as exc:
-        # An expected input problem: a Failed state with the one-line message,
-        # not an exception with a traceback in the logs.
-        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return isinstance(exc, ReportFailed) and exc.outcome.transient
 
 
-@task(name="segment", task_run_name="segment {doc.path}", cache_policy=NO_CACHE, persist_result=False)
-def segment_task(doc: Document) -> Any:
-    return document_to_cards(doc)
-
-
-@task(name="extract", task_run_name="extract {doc.path}", cache_policy=NO_CACHE, persist_result=False)
-def extract_task(
-    cards: list[Card], doc: Document, survey_id: str
-) -> tuple[list[AgreementRecord], list[RejectRecord]]:
-    return cards_to_records(cards, doc, survey_id)
+@task(
+    name="extract-report",
+    task_run_name="extract {path}",
+    cache_key_fn=input_cache_key,
+    persist_result=True,
+    retries=2,
+    retry_delay_seconds=[2, 10],  # backoff
+    retry_condition_fn=_retry_transient,
+)
+def extract_report(path: str, survey_id: str, rules_hash: str, extractor_version: str) -> InputOutcome:
+    """read -> segment -> extract -> validate one input; Failed (ReportFailed) when it cannot be processed."""
+    outcome = process_input(path, survey_id)
+    if not outcome.ok:
+        raise ReportFailed(outcome)
+    return outcome
 
 
 @task(name="publish", task_run_name="publish {out}", cache_policy=NO_CACHE, persist_result=False)
@@ -458,16 +553,19 @@ def publish_task(
     rejects: list[RejectRecord],
     run: dict[str, Any],
     reconciliation: list[dict[str, Any]] | None = None,
+    partition: bool = False,
 ) -> dict[str, Any]:
-    return publish_run(out, records, rejects, run, reconciliation)
+    from extractors.write import publish_partition
+
+    return (publish_partition if partition else publish_run)(out, records, rejects, run, reconciliation)
 
 
-def _via(t: Any) -> Callable[..., Any]:
+def _via(t: Any, **options: Any) -> Callable[..., Any]:
     """Call a task in the flow; return its value or raise the exception it failed with."""
 
     def call(*args: Any) -> Any:
-        # quote(): Prefect must not walk documents and record lists looking for futures.
-        state = t(*(quote(a) for a in args), return_state=True)
+        # quote(): Prefect must not walk record lists looking for futures.
+        state = t(*(quote(a) for a in args), return_state=True, **options)
         value = state.result(raise_on_failure=False)
         if state.is_failed() or state.is_crashed():
             raise value if isinstance(value, BaseException) else RuntimeError(state.message)
@@ -476,16 +574,99 @@ def _via(t: Any) -> Callable[..., Any]:
     return call
 
 
-TASK_STAGES = Stages(read=_via(read_task), segment=_via(segment_task), extract=_via(extract_task))
+def result_storage(cache_store: str) -> Any:
+    """Prefect result storage for ``--cache-store``: a local path, an fsspec URL or ``block:TYPE/NAME``.
+
+    A local path is used as such (Prefect's LocalFileSystem). Prefect wants
+    other storage as a saved block: ``block:remote-file-system/NAME`` names
+    one; an fsspec URL (``s3://bucket/cardex-cache``) is saved as a
+    RemoteFileSystem block named after it (credentials from the usual fsspec
+    environment, e.g. AWS_* variables) and used by its slug.
+    """
+    if cache_store.startswith("block:"):
+        return cache_store[len("block:"):]
+    if "://" in cache_store and not cache_store.startswith("file://"):
+        from prefect.filesystems import RemoteFileSystem
+
+        name = "cardex-cache-" + hashlib.sha256(cache_store.encode()).hexdigest()[:12]
+        RemoteFileSystem(basepath=cache_store).save(name, overwrite=True)
+        return f"remote-file-system/{name}"
+    path = cache_store[len("file://"):] if cache_store.startswith("file://") else cache_store
+    return Path(path).expanduser().resolve()
+
+
+def partition_dir(dataset: str | os.PathLike[str], survey_id: str) -> str:
+    """The hive-style partition of one survey in a dataset root: ROOT/survey_id=ID."""
+    return os.path.join(os.fspath(dataset), f"survey_id={survey_id}")
+
+
+def default_cache_store(out: str) -> str:
+    """The cache lives beside the run directory, under the output root: replacing a partition keeps it."""
+    return os.path.join(os.path.dirname(os.path.abspath(out)), CACHE_DIR_NAME)
+
+
+def mapped_processing(storage: Any) -> ProcessAll:
+    """Run ``extract-report`` mapped over the inputs on the flow's task runner; yield outcomes in input order."""
+
+    def process_all(paths: list[str], survey_id: str) -> Iterator[InputOutcome]:
+        if not paths:
+            return
+        t = extract_report.with_options(result_storage=storage) if storage is not None else extract_report
+        rules_hash, version = rules_fingerprint(), extractor_version()
+        futures = [t.submit(p, survey_id, rules_hash, version) for p in paths]
+        for path, fut in zip(paths, futures):
+            fut.wait()
+            state = fut.state
+            value = state.result(raise_on_failure=False)
+            if isinstance(value, InputOutcome):
+                cached = state.name == "Cached"
+                # a cached input cost no extraction this run: seconds 0, its original stage timings kept
+                yield dataclasses.replace(value, cached=True, seconds=0.0) if cached else value
+            elif isinstance(value, ReportFailed):
+                yield value.outcome
+            else:  # crashed or cancelled: the state's message is the problem
+                yield InputOutcome(path=path, status="failed", error=_one_line(state.message or state.name),
+                                   sha256=file_sha256(path))
+
+    return process_all
+
+
+def _failed_message(summary: RunSummary) -> str:
+    failed = summary.failed
+    if not summary.inputs:
+        return "no inputs"
+    names = "; ".join(f"{o.path}: {o.error}" for o in failed[:5])
+    more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
+    return f"{len(failed)} of {len(summary.inputs)} inputs failed: {names}{more}"
 
 
 @flow(name="extract-reports", persist_result=False, log_prints=False)
-def extract_reports(inputs: list[str], survey_id: str, out: str) -> RunSummary:
-    """Extract agreement cards from survey reports into DIR/records.parquet, rejects.parquet, run.json."""
+def extract_reports(
+    inputs: list[str],
+    survey_id: str,
+    out: str | None = None,
+    dataset: str | None = None,
+    cache_store: str | None = None,
+    cache: bool = True,
+) -> Any:
+    """Extract agreement cards from survey reports into records.parquet, rejects.parquet, run.json.
+
+    ``out``: the run directory. ``dataset``: a dataset root instead; the run is
+    the hive partition ``ROOT/survey_id=ID``, replaced atomically as a whole.
+    ``cache_store``: where cached extractions live (path, fsspec URL or
+    ``block:TYPE/NAME``; default ``.cardex-cache`` under the output root).
+    Completed when every input was processed; Failed (naming the failed
+    inputs) otherwise, with the :class:`RunSummary` as the state's data.
+    """
     from prefect.runtime import flow_run
-
     from prefect.settings import get_current_settings
+    from prefect.states import Completed
 
+    if (out is None) == (dataset is None):
+        raise ValueError("give exactly one of out (a run directory) or dataset (a dataset root)")
+    partition = dataset is not None
+    target = partition_dir(dataset, survey_id) if partition else os.fspath(out)  # type: ignore[arg-type]
+    storage = result_storage(cache_store or default_cache_store(target)) if cache else None
     api_url = get_current_settings().api.url
     info = {
         "flow_run_id": str(flow_run.id) if flow_run.id else None,
@@ -494,6 +675,76 @@ def extract_reports(inputs: list[str], survey_id: str, out: str) -> RunSummary:
         "api": "embedded" if api_url and api_url == prefect_env.embedded_api_url else api_url,
         "prefect_home": str(get_current_settings().home),
     }
-    return run_extraction(
-        inputs, survey_id, out, stages=TASK_STAGES, publish=_via(publish_task), prefect_info=info
+
+    def publish(out_dir: str, records: Any, rejects: Any, run: Any, reconciliation: Any) -> Any:
+        return _via(publish_task)(out_dir, records, rejects, run, reconciliation, partition)
+
+    summary = run_extraction(
+        inputs,
+        survey_id,
+        target,
+        publish=publish,
+        prefect_info=info,
+        process_all=mapped_processing(storage) if cache else _uncached_processing(),
     )
+    cached = sum(o.cached for o in summary.inputs)
+    if summary.exit_code:
+        return Failed(message=_failed_message(summary), data=summary)
+    return Completed(message=f"{len(summary.inputs)} inputs, {cached} cached", data=summary)
+
+
+def _uncached_processing() -> ProcessAll:
+    def process_all(paths: list[str], survey_id: str) -> Iterator[InputOutcome]:
+        t = extract_report.with_options(cache_policy=NO_CACHE, persist_result=False)
+        rules_hash, version = rules_fingerprint(), extractor_version()
+        futures = [t.submit(p, survey_id, rules_hash, version) for p in paths]
+        for path, fut in zip(paths, futures):
+            fut.wait()
+            value = fut.state.result(raise_on_failure=False)
+            if isinstance(value, InputOutcome):
+                yield value
+            elif isinstance(value, ReportFailed):
+                yield value.outcome
+            else:
+                yield InputOutcome(path=path, status="failed", error=_one_line(fut.state.message or "crashed"))
+
+    return process_all
+
+
+def task_runner(runner: str = "threads", workers: int = 4, dask_address: str | None = None) -> Any:
+    """The task runner for ``--runner``: Prefect's thread pool, or prefect-dask (a LocalCluster, or ``dask_address``)."""
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def run_flow(
+    inputs: Sequence[str],
+    survey_id: str,
+    out: str | None = None,
+    *,
+    dataset: str | None = None,
+    cache_store: str | None = None,
+    cache: bool = True,
+    runner: str = "threads",
+    workers: int = 4,
+    dask_address: str | None = None,
+) -> tuple[Any, RunSummary]:
+    """Run the flow; return (final Prefect state, RunSummary). Raises only if the run could not complete."""
+    f = extract_reports.with_options(task_runner=task_runner(runner, workers, dask_address))
+    state = f(
+        inputs=list(inputs), survey_id=survey_id, out=out, dataset=dataset, cache_store=cache_store,
+        cache=cache, return_state=True,
+    )
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, RunSummary):
+        return state, value
+    if isinstance(value, BaseException):
+        raise value
+    raise RuntimeError(state.message or f"flow run ended {state.name}")

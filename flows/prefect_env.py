@@ -180,6 +180,8 @@ class EmbeddedServer:
         if self.process is None:
             self.start()
         assert self.process is not None and self.started_at is not None
+        if self.ready_after is not None and self.process.poll() is None:
+            return self.api_url  # up already (a second run in the same session)
         deadline = self.started_at + self.timeout
         respawns = 0
         while time.perf_counter() < deadline:

@@ -106,10 +106,10 @@ def test_listeners_hear_each_input_as_it_finishes(tmp_path, mini_report, bad_inp
 @pytest.mark.prefect
 def test_flow_runs_on_prefect(prefect_server, tmp_path, mini_report, bad_inputs) -> None:
     out = tmp_path / "out"
-    summary = ef.extract_reports(
-        inputs=[str(mini_report), str(bad_inputs["noise"])], survey_id="test-2012", out=str(out)
-    )
+    state, summary = ef.run_flow([str(mini_report), str(bad_inputs["noise"])], "test-2012", str(out))
     assert summary.exit_code == 1
+    assert state.is_failed() and state.message.startswith("1 of 2 inputs failed: ")
+    assert str(bad_inputs["noise"]) in state.message
     assert [o.status for o in summary.inputs] == ["ok", "failed"]
     assert summary.inputs[1].error and "\n" not in summary.inputs[1].error
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -121,7 +121,7 @@ def test_flow_runs_on_prefect(prefect_server, tmp_path, mini_report, bad_inputs)
 
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(UUID(run["prefect"]["flow_run_id"]))
-    assert flow_run.state.is_completed()
+    assert flow_run.state.is_failed() and str(bad_inputs["noise"]) in flow_run.state.message
 
 
 def test_a_run_that_cannot_be_written_says_so_in_one_line(tmp_path, mini_report) -> None:

@@ -1,0 +1,183 @@
+"""Benchmark of the pipeline as operators run it: library, embedded Prefect, cache, Dask.
+
+Not a test: it measures and reports, in one run, on this machine. From the repository root:
+
+    .venv/bin/python bench/bench_pipeline.py [--repeat 3] [--copies 20] [--json outputs/bench_pipeline.json]
+
+Measures (wall seconds; medians of ``--repeat`` runs where repeated):
+
+* ``library``: the text report (corpus/002, 175 cards) read, extracted and
+  published with the plain functions, no Prefect (a fresh process, imports included);
+* ``embedded_cold``: ``cardex extract`` of the same report with the cache off
+  (embedded Prefect server; PREFECT_HOME already migrated), and the overhead
+  ``embedded_cold - library`` (goal <= 5 s);
+* ``pdf_first`` / ``pdf_cached``: ``cardex extract PDF --dataset ...`` with an
+  empty cache, then re-runs on the unchanged PDF (goal: cached <= 25 % of first);
+  both as command wall time and as the flow's own time (run.json ``seconds``);
+* ``copies``: ``--copies`` copies of the PDF through the flow in one process,
+  sequentially (thread runner, 1 worker) vs prefect-dask on a 2-worker
+  LocalCluster (goal >= 1.6x), with the peak RSS of each Dask worker (goal <= 1 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEXT = ROOT / "corpus" / "002_e59d51f378d5a747.txt"
+PDF = ROOT / "corpus" / "pdf" / "clair2012_tokutei.pdf"
+CARDEX = str(Path(sys.executable).with_name("cardex"))
+
+LIBRARY = """
+import sys
+from extractors.pipeline import extract_document
+from extractors.write import publish_run
+r = extract_document(sys.argv[1], "bench")
+publish_run(sys.argv[2], r.records, r.rejects, {"survey_id": "bench"}, [r.reconciliation])
+"""
+
+
+def wall(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return dt
+
+
+def cardex(*args: str) -> list[str]:
+    return [CARDEX, *args] if os.path.exists(CARDEX) else [sys.executable, "-m", "flows.cli", *args]
+
+
+def median(xs: list[float]) -> float:
+    return round(statistics.median(xs), 2)
+
+
+def copies_phase(copies: int, work: Path) -> dict:
+    """In one process: N copies of the PDF, sequential vs Dask (2 workers); peak RSS per worker."""
+    from flows import prefect_env
+
+    prefect_env.apply_defaults(quiet_console=True)
+    session = prefect_env.PrefectSession()
+    from distributed import Client, LocalCluster
+
+    from flows import extract_flow as ef
+
+    inbox = work / "pdfs"
+    inbox.mkdir()
+    for i in range(copies):
+        shutil.copy(PDF, inbox / f"copy_{i:02d}.pdf")
+    out: dict = {"copies": copies}
+    try:
+        session.run(lambda: None)  # the embedded server is up before anything is timed
+        t0 = time.perf_counter()
+        _, seq = session.run(ef.run_flow, [str(inbox)], "bench", str(work / "seq"), cache=False, workers=1)
+        out["sequential_s"] = round(time.perf_counter() - t0, 2)
+        out["sequential_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            t0 = time.perf_counter()
+            _, dsk = session.run(
+                ef.run_flow, [str(inbox)], "bench", str(work / "dask"), cache=False,
+                runner="dask", dask_address=cluster.scheduler_address,
+            )
+            out["dask_2_workers_s"] = round(time.perf_counter() - t0, 2)
+            rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            out["dask_worker_peak_rss_mb"] = sorted(round(v) for v in rss.values())
+        assert all(o.ok for o in seq.inputs) and all(o.ok for o in dsk.inputs)
+        same = all(
+            (work / "seq" / n).read_bytes() == (work / "dask" / n).read_bytes()
+            for n in ("records.parquet", "rejects.parquet")
+        )
+        out["dask_same_records"] = same
+        out["speedup"] = round(out["sequential_s"] / out["dask_2_workers_s"], 2)
+    finally:
+        session.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--copies", type=int, default=20)
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--_copies-phase", dest="copies_phase", metavar="DIR", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.copies_phase:
+        print(json.dumps(copies_phase(args.copies, Path(args.copies_phase))))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="cardex-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(work / "prefect-home")
+    res: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "repeat": args.repeat}
+    try:
+        # A fresh PREFECT_HOME: the first run migrates the database (reported, not in the medians).
+        res["embedded_first_run_fresh_home_s"] = round(
+            wall(cardex("extract", str(TEXT), "--survey-id", "bench", "--out", str(work / "warm"), "--no-cache", "-q"), env), 2)
+        lib = [wall([sys.executable, "-c", LIBRARY, str(TEXT), str(work / f"lib{i}")], env) for i in range(args.repeat)]
+        cold = [
+            wall(cardex("extract", str(TEXT), "--survey-id", "bench", "--out", str(work / f"cold{i}"), "--no-cache", "-q"), env)
+            for i in range(args.repeat)
+        ]
+        res["library_s"] = median(lib)
+        res["embedded_cold_s"] = median(cold)
+        res["embedded_overhead_s"] = round(res["embedded_cold_s"] - res["library_s"], 2)
+
+        firsts, cached, flow_first, flow_cached = [], [], [], []
+        for i in range(args.repeat):
+            ds = work / f"ds{i}"
+            cmd = cardex("extract", str(PDF), "--survey-id", "bench", "--dataset", str(ds), "-q")
+            firsts.append(wall(cmd, env))
+            flow_first.append(json.loads((ds / "survey_id=bench" / "run.json").read_text())["seconds"])
+            cached.append(wall(cmd, env))
+            flow_cached.append(json.loads((ds / "survey_id=bench" / "run.json").read_text())["seconds"])
+        res["pdf_first_s"], res["pdf_cached_s"] = median(firsts), median(cached)
+        res["pdf_cached_ratio"] = round(res["pdf_cached_s"] / res["pdf_first_s"], 3)
+        res["pdf_flow_first_s"], res["pdf_flow_cached_s"] = median(flow_first), median(flow_cached)
+        res["pdf_flow_cached_ratio"] = round(res["pdf_flow_cached_s"] / res["pdf_flow_first_s"], 3)
+
+        if args.copies:
+            phase = work / "copies"
+            phase.mkdir()
+            proc = subprocess.run(
+                [sys.executable, __file__, "--copies", str(args.copies), "--_copies-phase", str(phase)],
+                cwd=ROOT, env=env, capture_output=True, text=True,
+            )
+            if proc.returncode:
+                print(json.dumps(res, indent=2), file=sys.stderr)
+                raise SystemExit(proc.stderr)
+            res["copies"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res["goals"] = {
+        "embedded_overhead_le_5s": res["embedded_overhead_s"] <= 5,
+        "cached_le_25pct_cli": res["pdf_cached_ratio"] <= 0.25,
+        "cached_le_25pct_flow": res["pdf_flow_cached_ratio"] <= 0.25,
+        **({
+            "dask_ge_1_6x": res["copies"]["speedup"] >= 1.6,
+            "worker_peak_le_1gb": max(res["copies"]["dask_worker_peak_rss_mb"]) <= 1024,
+        } if "copies" in res else {}),
+    }
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
