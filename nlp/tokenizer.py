@@ -13,7 +13,7 @@ split mode C, nothing downloaded at run time):
   the rule data (``COUNTRY`` from the country table, ``PREF`` from the 47
   prefectures, ``ADMIN_SUFFIX`` for 市/町/村/郡/県/州/…) and a small
   component aligning COUNTRY with :func:`nlp.countries.countries_in`. No statistical
-  model (ja_ginza is slow and labels 中華人民共和国 as a religion). It yields
+  model (GiNZA's statistical model is slow and labels 中華人民共和国 as a religion). It yields
   the tokens of :func:`tokens`. Loading it costs ~1.4 s once per process
   (importing spaCy); the benchmark reports that apart from per-card time.
 
