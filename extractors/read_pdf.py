@@ -338,6 +338,19 @@ def _row_to_segments(row: Sequence[Char]) -> list[Segment]:
     return segments
 
 
+def _physical_line(page_no: int, chars: Sequence[Char], segments: Sequence[Segment], **layout: Any) -> PhysicalLine:
+    """A physical line whose vertical extent and size are those of its inked (non-space) chars."""
+    ink = [c for c in chars if not _is_space(c)]
+    return PhysicalLine(
+        page=page_no,
+        top=float(min(c["top"] for c in ink)),
+        bottom=float(max(c["bottom"] for c in ink)),
+        size=float(max(c["size"] for c in ink)),
+        segments=tuple(segments),
+        **layout,
+    )
+
+
 def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left: float) -> list[PhysicalLine]:
     """Physical lines of one region (free text or one box band)."""
     out = []
@@ -345,19 +358,7 @@ def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left
         segments = _row_to_segments(row)
         if not segments:
             continue
-        ink = [c for c in row if not _is_space(c)]
-        out.append(
-            PhysicalLine(
-                page=page_no,
-                top=float(min(c["top"] for c in ink)),
-                bottom=float(max(c["bottom"] for c in ink)),
-                size=float(max(c["size"] for c in ink)),
-                segments=tuple(segments),
-                region=region,
-                left=left,
-                limit=None,
-            )
-        )
+        out.append(_physical_line(page_no, row, segments, region=region, left=left, limit=None))
     return out
 
 
@@ -525,20 +526,8 @@ def _row_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
             cells += [""] * (max(span, 1) - 1)
         if not segments:
             continue
-        ink = [c for c in bchars if not _is_space(c)]
-        out.append(
-            PhysicalLine(
-                page=page_no,
-                top=float(min(c["top"] for c in ink)),
-                bottom=float(max(c["bottom"] for c in ink)),
-                size=float(max(c["size"] for c in ink)),
-                segments=tuple(sorted(segments, key=lambda s: s.x0)),
-                region=("row", ti, band),
-                left=t.x0,
-                limit=t.x1,
-                cells=tuple(cells),
-            )
-        )
+        out.append(_physical_line(page_no, bchars, sorted(segments, key=lambda s: s.x0), region=("row", ti, band),
+                                  left=t.x0, limit=t.x1, cells=tuple(cells)))
     return out
 
 
