@@ -1,4 +1,10 @@
-"""One report from file to records, as plain functions (the Prefect flow wraps these)."""
+"""One report from file to records, as plain functions (the Prefect flow wraps these).
+
+Four stages, each a plain function of the previous one's output:
+read (:func:`~extractors.readers.read_document`) -> segment
+(:func:`~extractors.segment.document_to_cards`) -> extract (:func:`cards_to_fields`)
+-> validate (:func:`validate_document`); :func:`extract_document` runs them in turn.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from extractors.card_fields import CardFields
 from extractors.document import Card, Document
 from extractors.readers import read_document
 from extractors.records import AgreementRecord, RejectRecord
 from extractors import validate as V
-from extractors.records_from_cards import assign_agreement_keys, card_to_record, record_to_reject
+from extractors.records_from_cards import assign_agreement_keys, card_to_fields, fields_to_record, record_to_reject
 from extractors.segment import Segmentation, document_to_cards
 
 
@@ -38,16 +45,26 @@ class DocumentResult:
         return sum(len(r.warnings) for r in self.records)
 
 
+def cards_to_fields(cards: list[Card], doc: Document, survey_id: str) -> list[CardFields]:
+    """The extract stage: every card's fields parsed, in card order (nothing validated)."""
+    return [card_to_fields(card, doc, survey_id) for card in cards]
+
+
+def fields_to_records(fields: list[CardFields]) -> tuple[list[AgreementRecord], list[RejectRecord]]:
+    """Validate every card's fields; agreement keys are assigned across the document (one document's cards)."""
+    records: list[AgreementRecord] = []
+    rejects: list[RejectRecord] = []
+    for card_fields in fields:
+        out = fields_to_record(card_fields)
+        (records if isinstance(out, AgreementRecord) else rejects).append(out)
+    return assign_agreement_keys(records), rejects
+
+
 def cards_to_records(
     cards: list[Card], doc: Document, survey_id: str
 ) -> tuple[list[AgreementRecord], list[RejectRecord]]:
     """Extract and validate every card; agreement keys are assigned across the document."""
-    records: list[AgreementRecord] = []
-    rejects: list[RejectRecord] = []
-    for card in cards:
-        out = card_to_record(card, doc, survey_id)
-        (records if isinstance(out, AgreementRecord) else rejects).append(out)
-    return assign_agreement_keys(records), rejects
+    return fields_to_records(cards_to_fields(cards, doc, survey_id))
 
 
 def card_texts(cards: list[Card]) -> dict[str, str]:
@@ -82,30 +99,44 @@ def reject_duplicate_card_ids(results: list[DocumentResult]) -> list[DocumentRes
     return out
 
 
-def extract_document(path: str | Path, survey_id: str) -> DocumentResult:
-    """Read, segment, extract and validate one report (raises InputError if unreadable)."""
-    timings: dict[str, float] = {}
+def validate_document(
+    doc: Document, seg: Segmentation, fields: list[CardFields], timings: dict[str, float] | None = None
+) -> DocumentResult:
+    """The validate stage of one document: records and rejects, the reconciliation, the result.
+
+    ``fields`` are the extract stage's output for ``seg.cards``; ``timings`` (the earlier stages',
+    copied, not changed) get a ``validate`` entry. Survey-level rules (:func:`reject_duplicate_card_ids`)
+    are the caller's, and so is checking ``balanced``: this never raises for an unbalanced result.
+    """
     t0 = time.perf_counter()
-    doc = read_document(path)
-    t1 = time.perf_counter()
-    seg: Segmentation = document_to_cards(doc)
-    t2 = time.perf_counter()
-    records, rejects = cards_to_records(seg.cards, doc, survey_id)
-    t3 = time.perf_counter()
+    records, rejects = fields_to_records(fields)
     reconciliation = reconcile_document(doc, seg, records)
-    t4 = time.perf_counter()
-    timings.update(read=t1 - t0, segment=t2 - t1, extract=t3 - t2, reconcile=t4 - t3)
-    result = DocumentResult(
+    return DocumentResult(
         source_path=doc.path,
         source_sha256=doc.sha256,
         kind=doc.kind,
         segments=len(seg.cards),
         records=tuple(records),
         rejects=tuple(rejects),
-        timings=timings,
+        timings={**(timings or {}), "validate": time.perf_counter() - t0},
         reconciliation=reconciliation,
         card_texts=card_texts(seg.cards),
     )
+
+
+def extract_document(path: str | Path, survey_id: str) -> DocumentResult:
+    """Read, segment, extract and validate one report (raises InputError if unreadable).
+
+    Timings: ``read``, ``segment``, ``extract``, ``validate`` (which includes the reconciliation).
+    """
+    t0 = time.perf_counter()
+    doc = read_document(path)
+    t1 = time.perf_counter()
+    seg: Segmentation = document_to_cards(doc)
+    t2 = time.perf_counter()
+    fields = cards_to_fields(seg.cards, doc, survey_id)
+    t3 = time.perf_counter()
+    result = validate_document(doc, seg, fields, {"read": t1 - t0, "segment": t2 - t1, "extract": t3 - t2})
     (result,) = reject_duplicate_card_ids([result])
     if not result.balanced:  # a bug, never an input problem
         raise AssertionError(f"{doc.path}: segments {result.segments} != records + rejects")

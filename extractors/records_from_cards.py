@@ -1,4 +1,8 @@
-"""Turn one segmented card into a validated record or a reject."""
+"""Turn one segmented card into a validated record or a reject, in two stages.
+
+:func:`card_to_fields` (extract: parse every field) then :func:`fields_to_record` (validate:
+hard rules and record-level warnings); :func:`card_to_record` is the two composed.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import replace
 
+from extractors.card_fields import CardFields
 from extractors.document import Card, Document
 from extractors.fields import Sections, card_to_sections, rows_to_parties
 from extractors.provenance import lines_containing, lines_to_provenance, party_lines
@@ -52,6 +57,11 @@ def heading_to_title(heading: str) -> tuple[str, bool]:
 
 def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord | RejectRecord:
     """Extract every field of a card; hard-rule failures make a reject carrying the raw text."""
+    return fields_to_record(card_to_fields(card, doc, survey_id))
+
+
+def card_to_fields(card: Card, doc: Document, survey_id: str) -> CardFields:
+    """The extract stage of one card: every field parsed, nothing validated."""
     title, relisted = heading_to_title(card.heading)
     sections = card_to_sections(card)
     warnings: list[str] = [*card.notes, *sections.warnings]
@@ -70,62 +80,103 @@ def card_to_record(card: Card, doc: Document, survey_id: str) -> AgreementRecord
     contact = parse_contact(sections.rows(7))
     warnings.extend(contact.warnings)
 
-    card_id = f"{card.category_code}-{card.card_no}" if card.card_no is not None else None
-    warnings, failures = validate_record_fields(
-        card_no=card.card_no, title=title, jp_entities=jp_entities, foreign_entities=foreign_entities,
-        agreement_date=date.date, agreement_date_precision=date.precision,
-        contact_department=contact.department, phones=contact.phones, emails=contact.emails, warnings=warnings,
-    )
-    if failures:
-        return RejectRecord(
-            survey_id=survey_id,
-            source_path=doc.path,
-            source_sha256=doc.sha256,
-            card_id=card_id,
-            category_code=card.category_code,
-            card_no=card.card_no,
-            page_start=card.page_start,
-            page_end=card.page_end,
-            line_start=card.heading_line.lineno,
-            reasons=failures,
-            warnings=warnings,
-            raw_text=card.raw_text,
-            extractor_version=EXTRACTOR_VERSION,
-        )
-    return AgreementRecord(
+    return CardFields(
         survey_id=survey_id,
         source_path=doc.path,
         source_sha256=doc.sha256,
-        card_id=card_id,
+        card_id=f"{card.category_code}-{card.card_no}" if card.card_no is not None else None,
         category_code=card.category_code,
         category=card.category,
         card_no=card.card_no,
-        title=title,
-        relisted=relisted,
-        agreement_key="",  # assigned across the document by assign_agreement_keys
         page_start=card.page_start,
         page_end=card.page_end,
-        jp_entities=jp_entities,
-        jp_prefectures=prefectures_of(jp_entities),
-        foreign_entities=foreign_entities,
-        country_codes=country_codes(parties.foreign),
+        line_start=card.heading_line.lineno,
+        title=title,
+        relisted=relisted,
+        jp_entities=tuple(jp_entities),
+        jp_prefectures=tuple(prefectures_of(jp_entities)),
+        foreign_entities=tuple(foreign_entities),
+        country_codes=tuple(country_codes(parties.foreign)),
         agreement_date=date.date,
         agreement_date_precision=date.precision,
         agreement_date_raw=date_raw,
         background=sections.free_text(3),
         activities=sections.free_text(4),
         outcomes=sections.free_text(5),
-        urls=list(url_result.urls),
+        urls=tuple(url_result.urls),
         contact_department=contact.department,
-        phones=list(contact.phones),
-        emails=list(contact.emails),
-        warnings=warnings,
-        extractor_version=EXTRACTOR_VERSION,
-        provenance=card_provenance(
-            card, sections, jp_entities=jp_entities, foreign_entities=foreign_entities, date_raw=date_raw,
-            urls=list(url_result.urls), department=contact.department,
-            phones=[p.number for p in contact.phones], emails=list(contact.emails),
+        phones=tuple(contact.phones),
+        emails=tuple(contact.emails),
+        warnings=tuple(warnings),
+        provenance=tuple(
+            card_provenance(
+                card, sections, jp_entities=jp_entities, foreign_entities=foreign_entities, date_raw=date_raw,
+                urls=list(url_result.urls), department=contact.department,
+                phones=[p.number for p in contact.phones], emails=list(contact.emails),
+            )
         ),
+        raw_text=card.raw_text,
+        extractor_version=EXTRACTOR_VERSION,
+    )
+
+
+def fields_to_record(fields: CardFields) -> AgreementRecord | RejectRecord:
+    """The validate stage of one card: a record (agreement_key still "") or, on a hard-rule failure, a reject.
+
+    A pure function of ``fields``: see :func:`extractors.validate.validate_record_fields`.
+    """
+    warnings, failures = validate_record_fields(
+        card_no=fields.card_no, title=fields.title, jp_entities=fields.jp_entities,
+        foreign_entities=fields.foreign_entities, agreement_date=fields.agreement_date,
+        agreement_date_precision=fields.agreement_date_precision, contact_department=fields.contact_department,
+        phones=fields.phones, emails=fields.emails, warnings=fields.warnings,
+    )
+    if failures:
+        return RejectRecord(
+            survey_id=fields.survey_id,
+            source_path=fields.source_path,
+            source_sha256=fields.source_sha256,
+            card_id=fields.card_id,
+            category_code=fields.category_code,
+            card_no=fields.card_no,
+            page_start=fields.page_start,
+            page_end=fields.page_end,
+            line_start=fields.line_start,
+            reasons=failures,
+            warnings=warnings,
+            raw_text=fields.raw_text,
+            extractor_version=fields.extractor_version,
+        )
+    return AgreementRecord(
+        survey_id=fields.survey_id,
+        source_path=fields.source_path,
+        source_sha256=fields.source_sha256,
+        card_id=fields.card_id,
+        category_code=fields.category_code,
+        category=fields.category,
+        card_no=fields.card_no,
+        title=fields.title,
+        relisted=fields.relisted,
+        agreement_key="",  # assigned across the document by assign_agreement_keys
+        page_start=fields.page_start,
+        page_end=fields.page_end,
+        jp_entities=list(fields.jp_entities),
+        jp_prefectures=list(fields.jp_prefectures),
+        foreign_entities=list(fields.foreign_entities),
+        country_codes=list(fields.country_codes),
+        agreement_date=fields.agreement_date,
+        agreement_date_precision=fields.agreement_date_precision,
+        agreement_date_raw=fields.agreement_date_raw,
+        background=fields.background,
+        activities=fields.activities,
+        outcomes=fields.outcomes,
+        urls=list(fields.urls),
+        contact_department=fields.contact_department,
+        phones=list(fields.phones),
+        emails=list(fields.emails),
+        warnings=warnings,
+        extractor_version=fields.extractor_version,
+        provenance=list(fields.provenance),
     )
 
 

@@ -24,12 +24,13 @@ import dataclasses
 import errno
 import os
 import platform
+import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flows import prefect_env
 
@@ -43,14 +44,14 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from extractors.document import Card, Document, InputError  # noqa: E402
 from extractors.pipeline import (  # noqa: E402
     DocumentResult,
-    card_texts,
-    cards_to_records,
-    reconcile_document,
+    cards_to_fields,
     reject_duplicate_card_ids,
+    validate_document,
 )
 from extractors.readers import read_document  # noqa: E402
 from extractors.records import SCHEMA_VERSION, AgreementRecord, RejectRecord  # noqa: E402
-from extractors.segment import document_to_cards  # noqa: E402
+from extractors.records_from_cards import CardFields  # noqa: E402
+from extractors.segment import Segmentation, document_to_cards  # noqa: E402
 from extractors.write import publish_run  # noqa: E402
 
 INPUT_SUFFIXES = (".pdf", ".txt", ".md")
@@ -71,12 +72,17 @@ class InputOutcome:
     kind: str | None = None
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
-    cached: bool = False  # the result came from the cache (Prefect state "Cached"), not a new extraction
+    cached_stages: tuple[str, ...] = ()  # stages whose output came from the cache (Prefect state "Cached")
     transient: bool = False  # failed on an I/O error that a retry may cure
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def cached(self) -> bool:
+        """Nothing was re-extracted: every stage came from the cache."""
+        return self.ok and set(self.cached_stages) >= set(STAGE_NAMES)
 
     @property
     def segments(self) -> int:
@@ -166,18 +172,55 @@ def file_sha256(path: str) -> str | None:
 
 
 # ---------------------------------------------------------------- stages
+#
+# One input goes read -> segment -> extract -> validate. Each stage is a pure
+# function of the extractors package; :func:`run_stage` runs one, times it and
+# turns its failure into a :class:`StageFailed` naming the input, the stage and
+# the one-line problem. :func:`process_input` chains the four in plain Python;
+# the flow runs each as its own Prefect task (below), on the same functions.
+
+T = TypeVar("T")
+
+
+class Timed(Generic[T]):
+    """A stage's output and the seconds the stage took.
+
+    Deliberately not a dataclass or tuple: Prefect walks dataclasses and
+    tuples given to a task looking for futures, and a Document holds tens of
+    thousands of lines. Pickles, so Dask workers and the result store keep it.
+    """
+
+    __slots__ = ("value", "seconds")
+
+    def __init__(self, value: T, seconds: float):
+        self.value = value
+        self.seconds = seconds
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Timed) and (self.value, self.seconds) == (other.value, other.seconds)
+
+    def __repr__(self) -> str:
+        return f"Timed({type(self.value).__name__}, {self.seconds:.3f} s)"
+
+    def __getstate__(self) -> tuple[Any, float]:
+        return self.value, self.seconds
+
+    def __setstate__(self, state: tuple[Any, float]) -> None:
+        self.value, self.seconds = state
 
 
 @dataclass(frozen=True)
 class Stages:
-    """The three stage functions; the flow swaps in Prefect-task-backed versions."""
+    """The four stage functions (tests swap one for a broken version)."""
 
     read: Callable[[str], Document]
-    segment: Callable[[Document], Any]  # -> extractors.segment.Segmentation
-    extract: Callable[[list[Card], Document, str], tuple[list[AgreementRecord], list[RejectRecord]]]
+    segment: Callable[[Document], Segmentation]
+    extract: Callable[[list[Card], Document, str], list[CardFields]]
+    validate: Callable[[Document, Segmentation, list[CardFields], dict[str, float]], DocumentResult]
 
 
-PLAIN_STAGES = Stages(read=read_document, segment=document_to_cards, extract=cards_to_records)
+PLAIN_STAGES = Stages(read=read_document, segment=document_to_cards, extract=cards_to_fields, validate=validate_document)
+STAGE_NAMES = ("read", "segment", "extract", "validate")
 
 
 def _one_line(text: str) -> str:
@@ -202,78 +245,82 @@ def _problem(exc: BaseException, stage: str) -> str:
     return _one_line(f"internal error in {stage}: {type(exc).__name__}: {exc}")
 
 
-def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> InputOutcome:
-    """Read, segment, extract and validate one input; never raises for a bad input."""
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-    stage = "read"
+class StageFailed(Exception):
+    """A stage of one input failed; the message is the one-line problem.
 
-    def failed(problem: str, doc: Document | None = None, transient: bool = False) -> InputOutcome:
+    ``transient``: an I/O error a retry may cure (only ever for ``read``).
+    ``result``: the DocumentResult of an input that failed validation as a whole
+    (segments != records + rejects: a bug), kept for run.json's checks.
+    """
+
+    def __init__(
+        self, path: str, stage: str, problem: str, transient: bool = False,
+        sha256: str | None = None, kind: str | None = None, result: DocumentResult | None = None,
+    ):
+        super().__init__(problem)
+        self.path, self.stage, self.problem, self.transient = path, stage, problem, transient
+        self.sha256, self.kind, self.result = sha256, kind, result
+
+    def __reduce__(self) -> Any:  # picklable across Dask workers and into result storage
+        return (StageFailed, (self.path, self.stage, self.problem, self.transient, self.sha256, self.kind, self.result))
+
+    def outcome(self, seconds: float = 0.0) -> InputOutcome:
         return InputOutcome(
-            path=path,
-            status="failed",
-            error=problem,
-            transient=transient,
-            sha256=doc.sha256 if doc else file_sha256(path),
-            kind=doc.kind if doc else None,
-            seconds=time.perf_counter() - t_start,
-            timings=timings,
+            path=self.path, status="failed", error=self.problem, transient=self.transient, result=self.result,
+            sha256=self.sha256 if self.sha256 is not None else file_sha256(self.path), kind=self.kind,
+            seconds=seconds, timings=dict(self.result.timings) if self.result else {},
         )
 
-    doc: Document | None = None
+
+def run_stage(stage: str, path: str, fn: Callable[..., T], *args: Any, doc: Document | None = None) -> Timed[T]:
+    """Run one stage of one input: its output, timed, or StageFailed with the one-line problem."""
+    t = time.perf_counter()
     try:
-        t = time.perf_counter()
-        doc = stages.read(path)
-        timings["read"] = time.perf_counter() - t
-        stage = "segment"
-        t = time.perf_counter()
-        seg = stages.segment(doc)
-        timings["segment"] = time.perf_counter() - t
-        stage = "extract"
-        t = time.perf_counter()
-        cards = list(seg.cards)
-        records, rejects = stages.extract(cards, doc, survey_id)
-        timings["extract"] = time.perf_counter() - t
-        stage = "reconcile"
-        t = time.perf_counter()
-        reconciliation = reconcile_document(doc, seg, records)
-        timings["reconcile"] = time.perf_counter() - t
+        value = fn(*args)
     except Exception as exc:  # noqa: BLE001 - one input's failure must not stop the others
-        return failed(_problem(exc, stage), doc, transient=stage == "read" and is_transient(exc))
-    result = DocumentResult(
-        source_path=doc.path,
-        source_sha256=doc.sha256,
-        kind=doc.kind,
-        segments=len(cards),
-        records=tuple(records),
-        rejects=tuple(rejects),
-        timings=dict(timings),
-        reconciliation=reconciliation,
-        card_texts=card_texts(cards),
-    )
+        raise StageFailed(
+            path, stage, _problem(exc, stage), transient=stage == "read" and is_transient(exc),
+            sha256=doc.sha256 if doc else None, kind=doc.kind if doc else None,
+        ) from exc
+    return Timed(value, time.perf_counter() - t)
+
+
+def validate_stage(
+    path: str, doc: Timed[Document], seg: Timed[Segmentation], fields: Timed[list[CardFields]],
+    validate: Callable[..., DocumentResult] = validate_document,
+) -> Timed[DocumentResult]:
+    """The validate stage: records and rejects of one input, every segment accounted for."""
+    timings = {"read": doc.seconds, "segment": seg.seconds, "extract": fields.seconds}
+    out = run_stage("validate", path, validate, doc.value, seg.value, fields.value, timings, doc=doc.value)
+    result = out.value
     if not result.balanced:  # a bug, never an input problem: its rows are not published
-        return InputOutcome(
-            path=path,
-            status="failed",
-            error=(
-                f"internal error: {result.segments} segments but {len(result.records)} records"
-                f" + {len(result.rejects)} rejects"
-            ),
-            result=result,
-            sha256=doc.sha256,
-            kind=doc.kind,
-            seconds=time.perf_counter() - t_start,
-            timings=timings,
+        raise StageFailed(
+            path, "validate",
+            f"internal error: {result.segments} segments but {len(result.records)} records"
+            f" + {len(result.rejects)} rejects",
+            sha256=doc.value.sha256, kind=doc.value.kind, result=result,
         )
+    return out
+
+
+def result_to_outcome(path: str, result: DocumentResult, seconds: float, cached: tuple[str, ...] = ()) -> InputOutcome:
     return InputOutcome(
-        path=path,
-        status="ok",
-        result=result,
-        sha256=doc.sha256,
-        kind=doc.kind,
-        seconds=time.perf_counter() - t_start,
-        timings=timings,
+        path=path, status="ok", result=result, sha256=result.source_sha256, kind=result.kind,
+        seconds=seconds, timings=dict(result.timings), cached_stages=cached,
     )
+
+
+def process_input(path: str, survey_id: str, stages: Stages = PLAIN_STAGES) -> InputOutcome:
+    """Read, segment, extract and validate one input in plain Python; never raises for a bad input."""
+    t0 = time.perf_counter()
+    try:
+        doc = run_stage("read", path, stages.read, path)
+        seg = run_stage("segment", path, stages.segment, doc.value, doc=doc.value)
+        fields = run_stage("extract", path, stages.extract, list(seg.value.cards), doc.value, survey_id, doc=doc.value)
+        result = validate_stage(path, doc, seg, fields, stages.validate)
+    except StageFailed as exc:
+        return exc.outcome(time.perf_counter() - t0)
+    return result_to_outcome(path, result.value, time.perf_counter() - t0)
 
 
 def survey_level_rules(outcomes: list[InputOutcome]) -> list[InputOutcome]:
@@ -281,6 +328,20 @@ def survey_level_rules(outcomes: list[InputOutcome]) -> list[InputOutcome]:
     ok = [o for o in outcomes if o.ok and o.result is not None]
     checked = iter(reject_duplicate_card_ids([o.result for o in ok]))
     return [dataclasses.replace(o, result=next(checked)) if (o.ok and o.result is not None) else o for o in outcomes]
+
+
+def warm_up() -> None:
+    """Import the readers and writers and build the Japanese pipeline now, not in the first task.
+
+    The command line calls it while the embedded Prefect server starts, so the
+    one-time cost (about 2 s, mostly spaCy) overlaps the server's start-up.
+    """
+    import extractors.read_pdf  # noqa: F401 - pdfplumber
+    import extractors.write  # noqa: F401 - pyarrow
+    import qa.reconcile  # noqa: F401
+    from nlp.tokenizer import japanese
+
+    japanese()
 
 
 # ---------------------------------------------------------------- run.json
@@ -319,6 +380,7 @@ def input_entry(o: InputOutcome) -> dict[str, Any]:
         "status": o.status,
         "error": o.error,
         "cached": o.cached,
+        "cached_stages": list(o.cached_stages),
         "counts": {
             "segments": o.segments,
             "records": len(o.records),
@@ -405,7 +467,8 @@ class PublishError(Exception):
 
 
 Publisher = Callable[..., dict[str, Any]]  # publish_run(out, records, rejects, run, reconciliation)
-ProcessAll = Callable[[list[str], str], Iterable[InputOutcome]]
+# process_all(paths, survey_id) yields (index into paths, outcome) as each input finishes
+ProcessAll = Callable[[list[str], str], Iterable[tuple[int, InputOutcome]]]
 
 
 def run_extraction(
@@ -419,25 +482,28 @@ def run_extraction(
 ) -> RunSummary:
     """Process every input, then publish the run directory once (plain Python unless ``process_all`` says otherwise).
 
-    ``process_all(paths, survey_id)`` yields the outcome of each readable input
-    in the order given (the flow runs them as mapped Prefect tasks).
+    ``process_all(paths, survey_id)`` yields ``(index, outcome)`` for each
+    readable input as it finishes, in any order (the flow runs them as Prefect
+    tasks); listeners hear each as it comes, run.json lists them in input order.
     """
     started_wall, t0 = time.time(), time.perf_counter()
     expanded = expand_inputs(inputs)
     readable = [path for path, problem in expanded if problem is None]
     if process_all is None:
-        processed: Iterable[InputOutcome] = (process_input(p, survey_id, stages) for p in readable)
+        processed: Iterable[tuple[int, InputOutcome]] = (
+            (i, process_input(p, survey_id, stages)) for i, p in enumerate(readable)
+        )
     else:
         processed = process_all(readable, survey_id)
-    it = iter(processed)
-    outcomes: list[InputOutcome] = []
+    by_path: dict[str, InputOutcome] = {}
     for path, problem in expanded:
         if problem is not None:
-            outcome = InputOutcome(path=path, status="failed", error=problem)
-        else:
-            outcome = next(it)
-        outcomes.append(outcome)
+            by_path[path] = InputOutcome(path=path, status="failed", error=problem)
+            _notify(by_path[path])
+    for i, outcome in processed:
+        by_path[readable[i]] = outcome
         _notify(outcome)
+    outcomes = [by_path[path] for path, _ in expanded]
     outcomes = survey_level_rules(outcomes)
     report = build_run_report(
         survey_id, outcomes, started_wall, started_wall + (time.perf_counter() - t0), prefect_info
@@ -460,12 +526,14 @@ def run_extraction(
 
 # ---------------------------------------------------------------- Prefect
 #
-# One task per input, ``extract-report`` (read -> segment -> extract ->
-# validate/reconcile, each stage timed in run.json), mapped over the inputs on
-# the flow's task runner (threads by default, Dask with ``--runner dask``);
-# survey-level rules and the one ``publish`` task run at the end. An input's
-# task carries only a path in and its records out: no Document crosses a
-# process boundary, and the cache holds records, not documents.
+# One task per stage and input: ``read``, ``segment``, ``extract``,
+# ``validate``, each given the futures of the stages before it (so Prefect
+# records the dependencies, and on Dask a document stays on the worker that
+# read it). :func:`mapped_processing` keeps at most N inputs in flight and
+# yields each input's outcome as its ``validate`` finishes; survey-level rules
+# and the one ``publish`` task run at the end. Each stage is cached by content
+# (:func:`cache_key`): a changed rule file re-runs segment/extract/validate but
+# not the read of a PDF; a new extractor version re-runs everything.
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "nlp" / "rules"
 CACHE_DIR_NAME = ".cardex-cache"
@@ -487,37 +555,43 @@ def extractor_version() -> str:
     return EXTRACTOR_VERSION
 
 
-def input_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    """Cache key of one input: its content, path, survey id, extractor version, schema and rules.
+@dataclass(frozen=True)
+class CacheVersions:
+    """What every cached stage output depends on besides its input: computed once per flow run."""
 
-    The path and survey id are in the key because they are columns of every
-    record (``source_path``, ``survey_id``). An unreadable file has no key
-    (never cached).
+    extractor: str
+    rules: str
+    schema: int = SCHEMA_VERSION
+
+    @classmethod
+    def current(cls) -> CacheVersions:
+        return cls(extractor=extractor_version(), rules=rules_fingerprint())
+
+
+def cache_key(stage: str, parameters: dict[str, Any]) -> str | None:
+    """Cache key of one stage of one input; None (never cached) for a file that cannot be read.
+
+    Every stage: the input's sha256 and path (``source_path`` is a column),
+    the extractor and schema versions. ``segment``, ``extract`` and
+    ``validate`` also the rule files; ``extract`` and ``validate`` the survey
+    id (a column of every record). ``read`` depends on the file alone.
     """
-    sha = file_sha256(parameters["path"])
+    doc = parameters.get("doc")
+    sha = doc.value.sha256 if isinstance(doc, Timed) else file_sha256(parameters["path"])
     if sha is None:
         return None
-    parts = [
-        "cardex-extract-v1",
-        sha,
-        os.fspath(parameters["path"]),
-        parameters["survey_id"],
-        parameters.get("extractor_version") or extractor_version(),
-        str(SCHEMA_VERSION),
-        parameters.get("rules_hash") or rules_fingerprint(),
-    ]
+    v: CacheVersions = parameters["versions"]
+    parts = ["cardex-v2", stage, sha, os.fspath(parameters["path"]), v.extractor, str(v.schema)]
+    if stage != "read":
+        parts.append(v.rules)
+    if stage in ("extract", "validate"):
+        parts.append(parameters["survey_id"])
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-class ReportFailed(Exception):
-    """One input could not be processed; ``outcome`` says why (its message is the one-line problem)."""
-
-    def __init__(self, outcome: InputOutcome):
-        super().__init__(outcome.error or "failed")
-        self.outcome = outcome
-
-    def __reduce__(self) -> Any:  # picklable across Dask workers and into result storage
-        return (ReportFailed, (self.outcome,))
+def stage_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    """Prefect's cache_key_fn for the stage tasks: the task's name is the stage."""
+    return cache_key(context.task.name, parameters)
 
 
 def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -526,24 +600,46 @@ def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
         exc = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001
         return False
-    return isinstance(exc, ReportFailed) and exc.outcome.transient
+    return isinstance(exc, StageFailed) and exc.transient
+
+
+_STAGE_TASK = dict(cache_key_fn=stage_cache_key, persist_result=True)
 
 
 @task(
-    name="extract-report",
-    task_run_name="extract {path}",
-    cache_key_fn=input_cache_key,
-    persist_result=True,
-    retries=2,
-    retry_delay_seconds=[2, 10],  # backoff
+    name="read", task_run_name="read {path}", **_STAGE_TASK,
+    retries=2, retry_delay_seconds=[2, 10],  # backoff; only for I/O errors (retry_condition_fn)
     retry_condition_fn=_retry_transient,
 )
-def extract_report(path: str, survey_id: str, rules_hash: str, extractor_version: str) -> InputOutcome:
-    """read -> segment -> extract -> validate one input; Failed (ReportFailed) when it cannot be processed."""
-    outcome = process_input(path, survey_id)
-    if not outcome.ok:
-        raise ReportFailed(outcome)
-    return outcome
+def read_task(path: str, versions: CacheVersions) -> Timed[Document]:
+    """PDF, text or Markdown -> Document (pages of lines)."""
+    return run_stage("read", path, read_document, path)
+
+
+@task(name="segment", task_run_name="segment {path}", **_STAGE_TASK)
+def segment_task(path: str, doc: Timed[Document], versions: CacheVersions) -> Timed[Segmentation]:
+    """Document -> numbered agreement cards (across page breaks) and the document's own tables."""
+    return run_stage("segment", path, document_to_cards, doc.value, doc=doc.value)
+
+
+@task(name="extract", task_run_name="extract {path}", **_STAGE_TASK)
+def extract_task(
+    path: str, doc: Timed[Document], seg: Timed[Segmentation], survey_id: str, versions: CacheVersions
+) -> Timed[list[CardFields]]:
+    """Cards -> the (1)-(7) fields, phones and e-mails of each card."""
+    return run_stage("extract", path, cards_to_fields, list(seg.value.cards), doc.value, survey_id, doc=doc.value)
+
+
+@task(name="validate", task_run_name="validate {path}", **_STAGE_TASK)
+def validate_task(
+    path: str, doc: Timed[Document], seg: Timed[Segmentation], fields: Timed[list[CardFields]],
+    survey_id: str, versions: CacheVersions,
+) -> Timed[DocumentResult]:
+    """Fields -> validated records and rejects, agreement keys, reconciliation with the report's tables."""
+    return validate_stage(path, doc, seg, fields)
+
+
+STAGE_TASKS = (read_task, segment_task, extract_task, validate_task)
 
 
 @task(name="publish", task_run_name="publish {out}", cache_policy=NO_CACHE, persist_result=False)
@@ -605,28 +701,64 @@ def default_cache_store(out: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(out)), CACHE_DIR_NAME)
 
 
-def mapped_processing(storage: Any) -> ProcessAll:
-    """Run ``extract-report`` mapped over the inputs on the flow's task runner; yield outcomes in input order."""
+def chain_outcome(path: str, chain: Sequence[Any], seconds: float) -> InputOutcome:
+    """The outcome of one input from the futures of its four stages (validate last)."""
+    final = chain[-1].state
+    if final.is_completed():
+        result: DocumentResult = final.result(raise_on_failure=False).value
+        cached = tuple(name for name, fut in zip(STAGE_NAMES, chain) if fut.state.name == "Cached")
+        # a fully cached input cost no extraction this run: seconds 0, its original stage timings kept
+        return result_to_outcome(path, result, 0.0 if len(cached) == len(chain) else seconds, cached)
+    for fut in chain:  # the first stage that failed says why (the later ones never ran)
+        state = fut.state
+        if state.is_completed():
+            continue
+        value = state.result(raise_on_failure=False) if state.is_final() else None
+        if isinstance(value, StageFailed):
+            return value.outcome(seconds)
+        return InputOutcome(
+            path=path, status="failed", error=_one_line(state.message or state.name),
+            sha256=file_sha256(path), seconds=seconds,
+        )
+    raise AssertionError("unreachable: the last stage did not complete but every stage did")
 
-    def process_all(paths: list[str], survey_id: str) -> Iterator[InputOutcome]:
-        if not paths:
-            return
-        t = extract_report.with_options(result_storage=storage) if storage is not None else extract_report
-        rules_hash, version = rules_fingerprint(), extractor_version()
-        futures = [t.submit(p, survey_id, rules_hash, version) for p in paths]
-        for path, fut in zip(paths, futures):
-            fut.wait()
-            state = fut.state
-            value = state.result(raise_on_failure=False)
-            if isinstance(value, InputOutcome):
-                cached = state.name == "Cached"
-                # a cached input cost no extraction this run: seconds 0, its original stage timings kept
-                yield dataclasses.replace(value, cached=True, seconds=0.0) if cached else value
-            elif isinstance(value, ReportFailed):
-                yield value.outcome
-            else:  # crashed or cancelled: the state's message is the problem
-                yield InputOutcome(path=path, status="failed", error=_one_line(state.message or state.name),
-                                   sha256=file_sha256(path))
+
+def mapped_processing(cache: bool, storage: Any, in_flight: int) -> ProcessAll:
+    """Run each input's stage tasks on the flow's task runner, at most ``in_flight`` inputs at a time.
+
+    An input's four tasks are submitted together, each given the futures of
+    the ones before it; the next input is submitted as soon as one finishes.
+    Yields ``(index, outcome)`` as each input's ``validate`` finishes.
+    """
+
+    def process_all(paths: list[str], survey_id: str) -> Iterator[tuple[int, InputOutcome]]:
+        if cache:
+            options: dict[str, Any] = {"result_storage": storage} if storage is not None else {}
+        else:
+            options = {"cache_policy": NO_CACHE, "persist_result": False}
+        read, segment, extract, validate = (t.with_options(**options) for t in STAGE_TASKS)
+        versions = CacheVersions.current()
+        finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+        pending = list(range(len(paths)))[::-1]
+        running: dict[int, tuple[tuple[Any, ...], float]] = {}
+
+        def submit(i: int) -> None:
+            path = paths[i]
+            doc = read.submit(path, versions)
+            seg = segment.submit(path, doc, versions)
+            fields = extract.submit(path, doc, seg, survey_id, versions)
+            result = validate.submit(path, doc, seg, fields, survey_id, versions)
+            running[i] = ((doc, seg, fields, result), time.perf_counter())
+            result.add_done_callback(lambda _f: finished.put(i))
+
+        while pending or running:
+            while pending and len(running) < in_flight:
+                submit(pending.pop())
+            i = finished.get()
+            chain, t0 = running.pop(i)
+            for fut in chain:
+                fut.wait()
+            yield i, chain_outcome(paths[i], chain, time.perf_counter() - t0)
 
     return process_all
 
@@ -648,6 +780,7 @@ def extract_reports(
     dataset: str | None = None,
     cache_store: str | None = None,
     cache: bool = True,
+    max_in_flight: int = 4,
 ) -> Any:
     """Extract agreement cards from survey reports into records.parquet, rejects.parquet, run.json.
 
@@ -655,6 +788,7 @@ def extract_reports(
     the hive partition ``ROOT/survey_id=ID``, replaced atomically as a whole.
     ``cache_store``: where cached extractions live (path, fsspec URL or
     ``block:TYPE/NAME``; default ``.cardex-cache`` under the output root).
+    ``max_in_flight``: inputs between read and validate at once.
     Completed when every input was processed; Failed (naming the failed
     inputs) otherwise, with the :class:`RunSummary` as the state's data.
     """
@@ -685,7 +819,7 @@ def extract_reports(
         target,
         publish=publish,
         prefect_info=info,
-        process_all=mapped_processing(storage) if cache else _uncached_processing(),
+        process_all=mapped_processing(cache, storage, max(1, max_in_flight)),
     )
     cached = sum(o.cached for o in summary.inputs)
     if summary.exit_code:
@@ -693,35 +827,38 @@ def extract_reports(
     return Completed(message=f"{len(summary.inputs)} inputs, {cached} cached", data=summary)
 
 
-def _uncached_processing() -> ProcessAll:
-    def process_all(paths: list[str], survey_id: str) -> Iterator[InputOutcome]:
-        t = extract_report.with_options(cache_policy=NO_CACHE, persist_result=False)
-        rules_hash, version = rules_fingerprint(), extractor_version()
-        futures = [t.submit(p, survey_id, rules_hash, version) for p in paths]
-        for path, fut in zip(paths, futures):
-            fut.wait()
-            value = fut.state.result(raise_on_failure=False)
-            if isinstance(value, InputOutcome):
-                yield value
-            elif isinstance(value, ReportFailed):
-                yield value.outcome
-            else:
-                yield InputOutcome(path=path, status="failed", error=_one_line(fut.state.message or "crashed"))
-
-    return process_all
+# Dask workers sample their threads' stacks every 10 ms for the dashboard's
+# profile; pdfplumber is pure Python, so that costs a worker about a tenth of
+# its time. The LocalCluster cardex starts turns it off.
+LOCAL_DASK_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 def task_runner(runner: str = "threads", workers: int = 4, dask_address: str | None = None) -> Any:
-    """The task runner for ``--runner``: Prefect's thread pool, or prefect-dask (a LocalCluster, or ``dask_address``)."""
+    """The task runner for ``--runner``: Prefect's thread pool, or prefect-dask (a LocalCluster, or ``dask_address``).
+
+    ``workers`` inputs are processed at once. Threads: an input in flight holds
+    up to one thread per stage (a stage waits for the one before it), so the
+    pool has ``len(STAGE_TASKS) * workers`` threads. Dask: ``workers``
+    single-threaded worker processes.
+    """
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+        return DaskTaskRunner(cluster_kwargs={
+            "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+            "config": LOCAL_DASK_WORKER_CONFIG,  # the Nanny sets it in its worker process
+        })
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ThreadPoolTaskRunner(max_workers=workers)
+    return ThreadPoolTaskRunner(max_workers=len(STAGE_TASKS) * workers)
+
+
+def in_flight(runner: str, workers: int) -> int:
+    """Inputs between read and validate at once: ``workers`` on threads; on Dask twice that, so a
+    worker that finishes an input finds the next one's read already queued."""
+    return 2 * workers if runner == "dask" else workers
 
 
 def run_flow(
@@ -740,7 +877,7 @@ def run_flow(
     f = extract_reports.with_options(task_runner=task_runner(runner, workers, dask_address))
     state = f(
         inputs=list(inputs), survey_id=survey_id, out=out, dataset=dataset, cache_store=cache_store,
-        cache=cache, return_state=True,
+        cache=cache, max_in_flight=in_flight(runner, workers), return_state=True,
     )
     value = state.result(raise_on_failure=False)
     if isinstance(value, RunSummary):

@@ -34,6 +34,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -64,6 +65,22 @@ DEFAULTS: dict[str, str] = {
 QUIET_CONSOLE: dict[str, str] = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 
 SERVER_LOG_NAME = "cardex-embedded-server.log"
+
+# The embedded server's start-up, minus what a run on it never uses (each unless set):
+EMBEDDED_SERVER_DEFAULTS: dict[str, str] = {
+    # Registering every installed block type on start imports every Prefect
+    # collection (prefect-dask imports dask.distributed): about 0.5 s per start.
+    # A block that is saved registers its own type (Block.save), so nothing is lost.
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+    # ... and the memo check of that registration imports them all the same.
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
+
+# A path no route matches: FastAPI builds the routes of each included router on
+# the first request that reaches it (about 0.6 s for Prefect's API), so a
+# request that reaches them all, sent as soon as the server answers, moves that
+# cost off the flow's first API call.
+WARM_UP_PATH = "/cardex-warm-up"
 
 
 def default_prefect_home(environ: MutableMapping[str, str] = os.environ) -> Path:
@@ -134,6 +151,7 @@ class EmbeddedServer:
         )
         self.log_path = log_path or home / SERVER_LOG_NAME
         self._env = {
+            **EMBEDDED_SERVER_DEFAULTS,
             **os.environ,
             "PREFECT_UI_ENABLED": "0",
             "PREFECT_SERVER_UI_ENABLED": "false",
@@ -144,7 +162,11 @@ class EmbeddedServer:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.started_at: float | None = None
-        self.ready_after: float | None = None
+        self.ready_after: float | None = None  # seconds from launch to the first /health answer
+        self.warm_up_seconds: float | None = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._outcome: str | BaseException | None = None
 
     @property
     def api_url(self) -> str:
@@ -167,49 +189,79 @@ class EmbeddedServer:
         )
 
     def start(self) -> EmbeddedServer:
-        """Launch the subprocess and return at once."""
+        """Launch the subprocess, and a thread that waits for it and warms it up; return at once."""
         if self.process is None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "wb")  # this run's server log only
             self.started_at = time.perf_counter()
+            self.ready_after = None
+            self._outcome = None
+            self._stopping.clear()
             self._spawn()
+            self._watcher = threading.Thread(target=self._watch, name="cardex-embedded-server", daemon=True)
+            self._watcher.start()
         return self
 
-    def wait_ready(self) -> str:
-        """Block until the API answers /health; return its URL or raise EmbeddedServerError."""
-        if self.process is None:
-            self.start()
-        assert self.process is not None and self.started_at is not None
-        if self.ready_after is not None and self.process.poll() is None:
-            return self.api_url  # up already (a second run in the same session)
+    def _watch(self) -> None:
+        """Poll /health until the server answers, then send the warm-up request (in the watcher thread)."""
+        try:
+            self._outcome = self._poll_until_ready()
+        except BaseException as exc:  # noqa: BLE001 - handed to wait_ready
+            self._outcome = exc
+
+    def _poll_until_ready(self) -> str | EmbeddedServerError:
+        assert self.started_at is not None
         deadline = self.started_at + self.timeout
         respawns = 0
-        while time.perf_counter() < deadline:
-            code = self.process.poll()
+        while time.perf_counter() < deadline and not self._stopping.is_set():
+            proc = self.process
+            if proc is None:
+                break
+            code = proc.poll()
             if code == 3 and respawns < 3:  # uvicorn: port taken meanwhile
                 respawns += 1
                 self._spawn()
                 continue
             if code is not None:
-                self.stop()
-                raise EmbeddedServerError(
+                return EmbeddedServerError(
                     f"the embedded Prefect server exited with code {code}; see {self.log_path}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
                     if resp.status == 200:
                         self.ready_after = time.perf_counter() - self.started_at
+                        self._warm_up()
                         return self.api_url
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
-        self.stop()
-        raise EmbeddedServerError(
+        return EmbeddedServerError(
             f"the embedded Prefect server did not start within {self.timeout:.0f} s "
             f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {self.log_path}"
         )
 
+    def _warm_up(self) -> None:
+        t = time.perf_counter()
+        with contextlib.suppress(urllib.error.URLError, OSError):  # 404 expected
+            urllib.request.urlopen(f"{self.api_url}{WARM_UP_PATH}", timeout=30).close()
+        self.warm_up_seconds = time.perf_counter() - t
+
+    def wait_ready(self) -> str:
+        """Block until the API answers (and is warmed up); return its URL or raise EmbeddedServerError."""
+        if self.process is None:
+            self.start()
+        assert self._watcher is not None
+        self._watcher.join()
+        outcome = self._outcome
+        if isinstance(outcome, str) and self.process is not None and self.process.poll() is None:
+            return outcome
+        self.stop()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        raise EmbeddedServerError(f"the embedded Prefect server stopped; see {self.log_path}")
+
     def stop(self) -> None:
+        self._stopping.set()
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             proc.terminate()

@@ -56,7 +56,7 @@ def test_plain_run_processes_good_inputs_and_records_bad_ones(tmp_path, mini_rep
     assert run["inputs"][0]["sha256"] == good.sha256 and len(good.sha256) == 64
     assert run["inputs"][0]["counts"] == {"segments": 2, "records": len(good.records),
                                           "rejects": len(good.rejects), "warnings": good.warnings}
-    assert set(run["inputs"][0]["timings"]) == {"read", "segment", "extract", "reconcile", "total"}
+    assert set(run["inputs"][0]["timings"]) == {"read", "segment", "extract", "validate", "total"}
     assert run["checks"]["segments_equal_records_plus_rejects"] is True
     assert run["totals"]["segments"] == run["totals"]["records"] + run["totals"]["rejects"] == 2
     assert {"cardex", "extractor", "python", "pdfplumber", "spacy", "sudachipy", "prefect", "pyarrow"} <= set(
@@ -80,8 +80,7 @@ def test_a_bug_in_a_stage_fails_that_input_only(tmp_path, mini_report) -> None:
 
 def test_an_unbalanced_input_fails_and_is_reported(tmp_path, mini_report) -> None:
     def drops_a_card(cards, doc, survey_id):
-        records, rejects = ef.cards_to_records(cards, doc, survey_id)
-        return records[1:], rejects
+        return ef.cards_to_fields(cards, doc, survey_id)[1:]
 
     stages = replace(ef.PLAIN_STAGES, extract=drops_a_card)
     summary = ef.run_extraction([str(mini_report)], "t", tmp_path, stages=stages)

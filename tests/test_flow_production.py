@@ -32,17 +32,29 @@ def corpus_copy(tmp_path: Path, mini_report: Path) -> Path:
     return inbox
 
 
-def task_states(flow_run_id: str) -> dict[str, str]:
-    """task run name -> state name, read back from the Prefect API."""
+def task_states(flow_run_id: str, expected: int, timeout: float = 60.0) -> dict[str, str]:
+    """task run name -> state name of a flow run's ``expected`` task runs, read back from the Prefect API.
+
+    The server records task runs from the events the flow sends, a moment
+    after the flow returns: poll until all of them are there and none is
+    still running (a stage after a failed one ends ``NotReady``, a Pending state).
+    """
+    import time
+
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter
 
+    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
-            task_run_filter=TaskRunFilter(),
-        )
-    return {r.name: r.state.name for r in runs}
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
+                task_run_filter=TaskRunFilter(),
+            )
+            settled = [r for r in runs if r.state is not None and (r.state.is_final() or r.state.name == "NotReady")]
+            if len(settled) >= expected or time.monotonic() > deadline:
+                return {r.name: r.state.name if r.state else "?" for r in runs}
+            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- caching
@@ -62,8 +74,9 @@ def test_a_rerun_reuses_every_extraction_and_touching_one_input_reextracts_only_
     state2, second = ef.run_flow([str(inbox)], "cache-2012", dataset=str(ds))
     assert state2.is_completed() and all(o.cached for o in second.inputs)
     assert {n: (part / n).read_bytes() for n in bytes1} == bytes1  # same content, byte for byte
-    states = task_states(second.report["prefect"]["flow_run_id"])
-    assert sorted(v for k, v in states.items() if k.startswith("extract ")) == ["Cached"] * 3
+    states = task_states(second.report["prefect"]["flow_run_id"], expected=3 * 4 + 1)
+    for stage in ef.STAGE_NAMES:  # every stage of every input: Cached
+        assert sorted(v for k, v in states.items() if k.startswith(stage + " ")) == ["Cached"] * 3, states
 
     touched = inbox / "a_mini.txt"
     touched.write_text(touched.read_text(encoding="utf-8") + "\n", encoding="utf-8")
@@ -74,17 +87,53 @@ def test_a_rerun_reuses_every_extraction_and_touching_one_input_reextracts_only_
     assert (ds / ef.CACHE_DIR_NAME).is_dir()  # the store is under the output root
 
 
-def test_the_cache_key_follows_content_path_survey_version_and_rules(tmp_path) -> None:
+@pytest.mark.prefect
+def test_a_changed_rule_file_reruns_the_stages_after_the_read(prefect_server, tmp_path, mini_report, monkeypatch) -> None:
+    inbox = corpus_copy(tmp_path, mini_report)
+    ds = tmp_path / "ds"
+    _, first = ef.run_flow([str(inbox)], "rules-2012", dataset=str(ds))
+    part = Path(ef.partition_dir(ds, "rules-2012"))
+    records1 = (part / "records.parquet").read_bytes()
+    rules = tmp_path / "rules"
+    shutil.copytree(ef.RULES_DIR, rules)
+    with open(rules / "eras.toml", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edited rule file\n")
+    monkeypatch.setattr(ef, "RULES_DIR", rules)
+    monkeypatch.setattr(ef.rules_fingerprint, "__defaults__", (rules,))
+    _, second = ef.run_flow([str(inbox)], "rules-2012", dataset=str(ds))
+    assert [o.cached_stages for o in second.inputs] == [("read",)] * 3
+    assert not any(o.cached for o in second.inputs)
+    assert (part / "records.parquet").read_bytes() == records1  # a comment changes no record
+    states = task_states(second.report["prefect"]["flow_run_id"], expected=3 * 4 + 1)
+    assert {k.split(" ")[0]: v for k, v in states.items() if not k.startswith("publish")} == {
+        "read": "Cached", "segment": "Completed", "extract": "Completed", "validate": "Completed"
+    }
+
+
+def test_the_cache_key_of_each_stage_follows_what_the_stage_depends_on(tmp_path) -> None:
     f = tmp_path / "r.txt"
     f.write_text("x")
-    params = {"path": str(f), "survey_id": "s", "rules_hash": "r1", "extractor_version": "1.0"}
-    key = ef.input_cache_key(None, params)
-    assert key == ef.input_cache_key(None, dict(params))
-    for change in ({"rules_hash": "r2"}, {"extractor_version": "1.1"}, {"survey_id": "t"}):
-        assert ef.input_cache_key(None, {**params, **change}) != key
+    v = ef.CacheVersions(extractor="1.0", rules="r1")
+    params = {"path": str(f), "survey_id": "s", "versions": v}
+    keys = {stage: ef.cache_key(stage, params) for stage in ef.STAGE_NAMES}
+    assert len(set(keys.values())) == 4  # one entry per stage
+    assert keys == {stage: ef.cache_key(stage, dict(params)) for stage in ef.STAGE_NAMES}
+
+    def changed(**change):
+        p = {**params, **change}
+        return {stage for stage in ef.STAGE_NAMES if ef.cache_key(stage, p) != keys[stage]}
+
+    # a rule file: everything after the read; a survey id: the stages whose output holds it
+    assert changed(versions=ef.CacheVersions(extractor="1.0", rules="r2")) == {"segment", "extract", "validate"}
+    assert changed(survey_id="t") == {"extract", "validate"}
+    assert changed(versions=ef.CacheVersions(extractor="1.1", rules="r1")) == set(ef.STAGE_NAMES)
+    assert changed(versions=ef.CacheVersions(extractor="1.0", rules="r1", schema=99)) == set(ef.STAGE_NAMES)
+    # the later stages take the sha256 of the document the read produced
+    doc = ef.Timed(ef.read_document(str(f)), 0.1)
+    assert ef.cache_key("segment", {**params, "doc": doc}) == keys["segment"]
     f.write_text("y")
-    assert ef.input_cache_key(None, params) != key
-    assert ef.input_cache_key(None, {**params, "path": str(tmp_path / "missing")}) is None
+    assert changed() == set(ef.STAGE_NAMES)
+    assert ef.cache_key("read", {**params, "path": str(tmp_path / "missing")}) is None
 
 
 def test_the_rules_fingerprint_changes_with_a_rule_file(tmp_path) -> None:
@@ -142,8 +191,10 @@ def test_a_corrupt_pdf_fails_alone_and_the_flow_says_which(prefect_server, tmp_p
         flow_run = client.read_flow_run(UUID(run["prefect"]["flow_run_id"]))
     assert flow_run.state.is_failed()
     assert flow_run.state.message.startswith("1 of 4 inputs failed: ") and "corrupt.pdf" in flow_run.state.message
-    states = task_states(run["prefect"]["flow_run_id"])
-    assert states[f"extract {inbox / 'corrupt.pdf'}"] == "Failed"  # no retry on a parse error: one run, Failed
+    states = task_states(run["prefect"]["flow_run_id"], expected=4 * 4 + 1)
+    assert states[f"read {inbox / 'corrupt.pdf'}"] == "Failed"  # no retry on a parse error: one run, Failed
+    assert states[f"validate {inbox / 'a_mini.txt'}"] == "Completed"
+    assert f"segment {inbox / 'corrupt.pdf'}" not in states or states[f"segment {inbox / 'corrupt.pdf'}"] != "Completed"
 
 
 # ---------------------------------------------------------------- partitions
