@@ -338,6 +338,7 @@ def warm_up() -> None:
     """
     import extractors.read_pdf  # noqa: F401 - pdfplumber
     import extractors.write  # noqa: F401 - pyarrow
+    import fastapi.encoders  # noqa: F401 - Prefect's flow engine imports it to serialise parameters (0.4 s)
     import qa.reconcile  # noqa: F401
     from nlp.tokenizer import japanese
 
@@ -809,6 +810,8 @@ def extract_reports(
         "api": "embedded" if api_url and api_url == prefect_env.embedded_api_url else api_url,
         "prefect_home": str(get_current_settings().home),
     }
+    if info["api"] == "embedded" and prefect_env.embedded_startup:
+        info["embedded_server"] = dict(prefect_env.embedded_startup)
 
     def publish(out_dir: str, records: Any, rejects: Any, run: Any, reconciliation: Any) -> Any:
         return _via(publish_task)(out_dir, records, rejects, run, reconciliation, partition)
@@ -822,9 +825,18 @@ def extract_reports(
         process_all=mapped_processing(cache, storage, max(1, max_in_flight)),
     )
     cached = sum(o.cached for o in summary.inputs)
+    # quote(): the engine would otherwise walk every record of the summary looking for futures (0.4 s here)
     if summary.exit_code:
-        return Failed(message=_failed_message(summary), data=summary)
-    return Completed(message=f"{len(summary.inputs)} inputs, {cached} cached", data=summary)
+        return Failed(message=_failed_message(summary), data=quote(summary))
+    return Completed(message=f"{len(summary.inputs)} inputs, {cached} cached", data=quote(summary))
+
+
+def summary_of(state: Any) -> RunSummary | None:
+    """The RunSummary an extract-reports flow run's final state carries (None if it has none)."""
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, quote):
+        value = value.unwrap()
+    return value if isinstance(value, RunSummary) else None
 
 
 # Dask workers sample their threads' stacks every 10 ms for the dashboard's
@@ -879,9 +891,10 @@ def run_flow(
         inputs=list(inputs), survey_id=survey_id, out=out, dataset=dataset, cache_store=cache_store,
         cache=cache, max_in_flight=in_flight(runner, workers), return_state=True,
     )
+    summary = summary_of(state)
+    if summary is not None:
+        return state, summary
     value = state.result(raise_on_failure=False)
-    if isinstance(value, RunSummary):
-        return state, value
     if isinstance(value, BaseException):
         raise value
     raise RuntimeError(state.message or f"flow run ended {state.name}")

@@ -65,6 +65,7 @@ DEFAULTS: dict[str, str] = {
 QUIET_CONSOLE: dict[str, str] = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 
 SERVER_LOG_NAME = "cardex-embedded-server.log"
+EMBEDDED_SERVER_SCRIPT = Path(__file__).resolve().with_name("embedded_server.py")
 
 # The embedded server's start-up, minus what a run on it never uses (each unless set):
 EMBEDDED_SERVER_DEFAULTS: dict[str, str] = {
@@ -79,7 +80,8 @@ EMBEDDED_SERVER_DEFAULTS: dict[str, str] = {
 # A path no route matches: FastAPI builds the routes of each included router on
 # the first request that reaches it (about 0.6 s for Prefect's API), so a
 # request that reaches them all, sent as soon as the server answers, moves that
-# cost off the flow's first API call.
+# cost off the flow's first API call; a read of the flow runs then opens the
+# database.
 WARM_UP_PATH = "/cardex-warm-up"
 
 
@@ -135,10 +137,10 @@ def _free_port() -> int:
 class EmbeddedServer:
     """Prefect's ephemeral API server as a subprocess, started early and waited for late.
 
-    Runs exactly the command Prefect's own ``SubprocessASGIServer`` runs
-    (uvicorn with ``prefect.server.api.server:create_app`` in ephemeral mode,
-    UI off), so the database, migrations and services are Prefect's; only the
-    launch is ours. Its output goes to ``$PREFECT_HOME/cardex-embedded-server.log``
+    Runs what Prefect's own ``SubprocessASGIServer`` runs (uvicorn with
+    ``prefect.server.api.server:create_app`` in ephemeral mode, UI off), so the
+    database, migrations and services are Prefect's; only the launch is ours
+    (:mod:`flows.embedded_server`: the garbage collector paused during start-up). Its output goes to ``$PREFECT_HOME/cardex-embedded-server.log``
     (the last run's only).
     """
 
@@ -176,12 +178,8 @@ class EmbeddedServer:
         self.port = _free_port()
         assert self._log is not None
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn",
-                "--factory", "prefect.server.api.server:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "error", "--lifespan", "on",
-            ],
+            # by path, not -m: a "flows" folder in the caller's working directory must not shadow it
+            [sys.executable, str(EMBEDDED_SERVER_SCRIPT), "--host", "127.0.0.1", "--port", str(self.port)],
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -244,6 +242,12 @@ class EmbeddedServer:
         t = time.perf_counter()
         with contextlib.suppress(urllib.error.URLError, OSError):  # 404 expected
             urllib.request.urlopen(f"{self.api_url}{WARM_UP_PATH}", timeout=30).close()
+        with contextlib.suppress(urllib.error.URLError, OSError):  # opens the database, read only
+            req = urllib.request.Request(
+                f"{self.api_url}/flow_runs/filter", data=b'{"limit": 1}', method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req, timeout=30).close()
         self.warm_up_seconds = time.perf_counter() - t
 
     def wait_ready(self) -> str:
@@ -260,16 +264,22 @@ class EmbeddedServer:
             raise outcome
         raise EmbeddedServerError(f"the embedded Prefect server stopped; see {self.log_path}")
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server (SIGTERM: it finishes writing what it was sent, then exits).
+
+        ``wait=False`` returns at once: the server shuts down by itself after this
+        process has gone (the command line, whose run is complete; about 0.3 s saved).
+        """
         self._stopping.set()
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if wait:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -307,6 +317,8 @@ def embedded_run_settings(api_url: str) -> Iterator[None]:
 
 # The URL of the embedded server while a run uses it (None otherwise).
 embedded_api_url: str | None = None
+# Its start-up, for run.json: seconds to the first /health answer and for the warm-up request.
+embedded_startup: dict[str, float] | None = None
 
 
 class PrefectSession:
@@ -342,23 +354,32 @@ class PrefectSession:
         return "embedded" if self.server is not None else "server"
 
     def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        global embedded_api_url
+        global embedded_api_url, embedded_startup
         if self.server is None:
             return fn(*args, **kwargs)
-        url = self.server.wait_ready()
-        embedded_api_url = url
+        planned = self.server.api_url
         try:
-            with embedded_run_settings(url):
+            with contextlib.ExitStack() as stack:
+                # Prefect rebuilds its settings for this (about 0.2 s): done while the server starts.
+                stack.enter_context(embedded_run_settings(planned))
+                url = self.server.wait_ready()
+                if url != planned:  # respawned on another port
+                    stack.enter_context(embedded_run_settings(url))
+                embedded_api_url = url
+                embedded_startup = {
+                    "server_ready_s": round(self.server.ready_after or 0.0, 3),
+                    "warm_up_s": round(self.server.warm_up_seconds or 0.0, 3),
+                }
                 try:
                     return fn(*args, **kwargs)
                 finally:
                     drain_workers()
         finally:
-            embedded_api_url = None
+            embedded_api_url = embedded_startup = None
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.stop(wait=wait)
 
     def __enter__(self) -> PrefectSession:
         return self

@@ -88,6 +88,23 @@ def test_a_rerun_reuses_every_extraction_and_touching_one_input_reextracts_only_
 
 
 @pytest.mark.prefect
+def test_the_cache_can_live_in_an_fsspec_store(prefect_server, tmp_path, mini_report) -> None:
+    """--cache-store URL: a RemoteFileSystem block on that URL (fsspec's in-memory store here; s3:// the same way)."""
+    import fsspec
+
+    url = f"memory://cardex-cache-{tmp_path.name}"
+    _, first = ef.run_flow([str(mini_report)], "remote-2012", str(tmp_path / "a"), cache_store=url)
+    assert first.exit_code == 0 and not first.inputs[0].cached
+    mem = fsspec.filesystem("memory")
+    stored = [p for p in mem.find(url) if not p.endswith(".lock")]
+    assert len(stored) >= len(ef.STAGE_NAMES)  # one result per stage, in the store
+    assert not (tmp_path / ef.CACHE_DIR_NAME).exists()  # nothing in the default local store
+    _, second = ef.run_flow([str(mini_report)], "remote-2012", str(tmp_path / "b"), cache_store=url)
+    assert second.inputs[0].cached
+    assert (tmp_path / "a" / "records.parquet").read_bytes() == (tmp_path / "b" / "records.parquet").read_bytes()
+
+
+@pytest.mark.prefect
 def test_a_changed_rule_file_reruns_the_stages_after_the_read(prefect_server, tmp_path, mini_report, monkeypatch) -> None:
     inbox = corpus_copy(tmp_path, mini_report)
     ds = tmp_path / "ds"
