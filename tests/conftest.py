@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +68,70 @@ def prefect_server() -> Iterator[PrefectServer]:
             api_url=PREFECT_API_URL.value(),
             db_path=Path(db_url.split(":///", 1)[1]),
         )
+
+
+def _prefect_child_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Prefect child process: none of this session's PREFECT_* settings,
+    its own PREFECT_HOME, telemetry off; ``extra`` on top (e.g. PREFECT_API_URL)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(home),
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def prefect_child_env() -> Callable[..., dict[str, str]]:
+    """``prefect_child_env(home, **extra)``: the environment of a Prefect child process (see above)."""
+    return _prefect_child_env
+
+
+@pytest.fixture
+def real_server(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[str]:
+    """``prefect server start`` on a free 127.0.0.1 port (scheduler and all); yields its API URL.
+
+    It starts on a copy of the session's migrated database (no first-run
+    migrations); its output is in ``tmp_path/server.log``.
+    """
+    from flows.prefect_env import _free_port
+
+    home = tmp_path / "server-home"
+    port = _free_port()
+    env = _prefect_child_env(
+        home,
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=prefect_server.copy_database(home / "prefect.db"),
+        PREFECT_UI_ENABLED="false",
+    )
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the Prefect server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture

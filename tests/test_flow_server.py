@@ -1,4 +1,4 @@
-"""A real Prefect server on 127.0.0.1 (a free port): `cardex extract` reports to it via PREFECT_API_URL."""
+"""A real Prefect server on 127.0.0.1 (a free port, ``real_server`` in conftest): `cardex extract` reports to it via PREFECT_API_URL."""
 
 from __future__ import annotations
 
@@ -6,57 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
-from flows.prefect_env import _free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CARDEX = str(Path(sys.executable).with_name("cardex"))
-
-
-@pytest.fixture
-def real_server(prefect_server, tmp_path):
-    home = tmp_path / "server-home"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_HOME=str(home),
-        # a copy of the session's migrated database: no first-run migrations
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=prefect_server.copy_database(home / "prefect.db"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_UI_ENABLED="false",
-    )
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the Prefect server did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.mark.prefect
@@ -81,5 +38,6 @@ def test_cardex_reports_to_the_server_named_by_prefect_api_url(real_server, tmp_
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
         )
     assert flow_run.state.is_completed() and flow_run.parameters["survey_id"] == "srv-2012"
-    assert sorted(t.name.split(" ")[0] for t in tasks) == ["extract", "publish"]
+    names = [t.name.split(" ")[0] for t in tasks]  # the stage tasks of the input, then publish
+    assert "extract" in names and names.count("publish") == 1
     assert all(t.state.is_completed() for t in tasks)
