@@ -223,7 +223,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         session = prefect_env.PrefectSession()  # launches the embedded server, if needed
         from flows import extract_flow  # the slow imports overlap the server's start-up
 
-        if args.runner == "threads" and session.mode == "embedded":
+        if args.runner == "threads" and session.mode == "embedded" and not session.server.reused:
             extract_flow.warm_up()  # build the Japanese pipeline while the embedded server starts
         progress = Progress(len(extract_flow.expand_inputs(args.inputs)), args.quiet)
         extract_flow.add_listener(progress)

@@ -30,7 +30,10 @@ the process). Telemetry is off and the start-up timeout is 180 s.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +68,13 @@ DEFAULTS: dict[str, str] = {
 QUIET_CONSOLE: dict[str, str] = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 
 SERVER_LOG_NAME = "cardex-embedded-server.log"
+SERVER_STATE_NAME = "cardex-embedded-server.json"  # the resident server: pid, port, what it was started with
+SERVER_LOCK_NAME = "cardex-embedded-server.lock"
+# How long the embedded server stays up after its last request, for the next
+# cardex command to use (an operator re-running after fixing one file pays no
+# start-up). 0: it stops with the command that started it.
+IDLE_ENV = "CARDEX_SERVER_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 600.0
 EMBEDDED_SERVER_SCRIPT = Path(__file__).resolve().with_name("embedded_server.py")
 
 # The embedded server's start-up, minus what a run on it never uses (each unless set):
@@ -134,6 +144,94 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+
+
+def idle_seconds(environ: MutableMapping[str, str] = os.environ) -> float:
+    """``CARDEX_SERVER_IDLE_SECONDS`` (default 600): how long a started embedded server stays for the next run."""
+    raw = environ.get(IDLE_ENV, "")
+    if raw.strip() == "":
+        return DEFAULT_IDLE_SECONDS
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise EmbeddedServerError(f"{IDLE_ENV}={raw!r} is not a number of seconds") from None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now holds that pid
+        return False
+    return True
+
+
+def _is_embedded_server(pid: int) -> bool:
+    """The process ``pid`` runs flows/embedded_server.py (not another process that got its pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()  # no /proc: trust the pid
+    return EMBEDDED_SERVER_SCRIPT.name.encode() in cmdline
+
+
+def server_fingerprint() -> str:
+    """What a resident server must share with a command to serve it: interpreter, Prefect, launcher, database."""
+    import hashlib
+    import importlib.metadata
+
+    parts = [
+        sys.executable,
+        importlib.metadata.version("prefect"),
+        hashlib.sha256(EMBEDDED_SERVER_SCRIPT.read_bytes()).hexdigest(),
+        *(f"{k}={os.environ.get(k, '')}" for k in (
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_PROFILE",
+        )),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def find_or_start_server() -> EmbeddedServer:
+    """The resident embedded server of this PREFECT_HOME if one is up (or starting), else a new one.
+
+    Under a file lock, so commands started together share one server. With
+    ``CARDEX_SERVER_IDLE_SECONDS=0`` every command starts (and stops) its own.
+    """
+    idle = idle_seconds()
+    if idle <= 0:
+        return EmbeddedServer().start()
+    home = prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / SERVER_LOCK_NAME, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = read_state(home / SERVER_STATE_NAME)
+        if (
+            state
+            and isinstance(state.get("pid"), int) and isinstance(state.get("port"), int)
+            and state.get("fingerprint") == server_fingerprint()
+            and pid_alive(state["pid"]) and _is_embedded_server(state["pid"])
+        ):
+            return EmbeddedServer.attach(state["pid"], state["port"], idle)
+        return EmbeddedServer(idle=idle).start()
+
+
 class EmbeddedServer:
     """Prefect's ephemeral API server as a subprocess, started early and waited for late.
 
@@ -144,10 +242,14 @@ class EmbeddedServer:
     (the last run's only).
     """
 
-    def __init__(self, timeout: float | None = None, log_path: Path | None = None):
+    def __init__(self, timeout: float | None = None, log_path: Path | None = None, idle: float = 0.0):
         # No Prefect import here: the server is launched before Prefect is imported.
         # The subprocess resolves the same settings (environment, profile, prefect.toml).
-        home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+        home = prefect_home()
+        self.idle = idle  # > 0: resident, it outlives this process and stops after idle seconds
+        self.state_path = home / SERVER_STATE_NAME
+        self.pid: int | None = None
+        self.reused = False  # attached to a resident server another cardex command started
         self.timeout = float(
             timeout or os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 180
         )
@@ -179,16 +281,38 @@ class EmbeddedServer:
         assert self._log is not None
         self.process = subprocess.Popen(
             # by path, not -m: a "flows" folder in the caller's working directory must not shadow it
-            [sys.executable, str(EMBEDDED_SERVER_SCRIPT), "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable, str(EMBEDDED_SERVER_SCRIPT), "--host", "127.0.0.1", "--port", str(self.port),
+                *(["--idle-timeout", str(self.idle), "--state-file", str(self.state_path)] if self.idle > 0 else []),
+            ],
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.idle > 0,  # a resident server is not killed with this terminal's jobs
         )
+        self.pid = self.process.pid
+        if self.idle > 0:
+            write_state(self.state_path, {"pid": self.pid, "port": self.port, "fingerprint": server_fingerprint()})
+
+    @classmethod
+    def attach(cls, pid: int, port: int, idle: float) -> EmbeddedServer:
+        """The resident server ``pid`` on ``port``: waited for like a new one, never stopped by this process."""
+        self = cls(idle=idle)
+        self.pid, self.port, self.reused = pid, port, True
+        self.started_at = time.perf_counter()
+        self._watcher = threading.Thread(target=self._watch, name="cardex-embedded-server", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and pid_alive(self.pid)
 
     def start(self) -> EmbeddedServer:
         """Launch the subprocess, and a thread that waits for it and warms it up; return at once."""
-        if self.process is None:
+        if self.process is None and not self.reused:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "wb")  # this run's server log only
             self.started_at = time.perf_counter()
@@ -214,8 +338,13 @@ class EmbeddedServer:
         while time.perf_counter() < deadline and not self._stopping.is_set():
             proc = self.process
             if proc is None:
-                break
-            code = proc.poll()
+                if not self.reused:
+                    break
+                if not self._alive():
+                    return EmbeddedServerError(f"the embedded Prefect server (pid {self.pid}) has exited")
+                code = None
+            else:
+                code = proc.poll()
             if code == 3 and respawns < 3:  # uvicorn: port taken meanwhile
                 respawns += 1
                 self._spawn()
@@ -228,7 +357,8 @@ class EmbeddedServer:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
                     if resp.status == 200:
                         self.ready_after = time.perf_counter() - self.started_at
-                        self._warm_up()
+                        if not self.reused:  # a resident server was warmed up by the command that started it
+                            self._warm_up()
                         return self.api_url
             except (urllib.error.URLError, OSError):
                 pass
@@ -252,12 +382,12 @@ class EmbeddedServer:
 
     def wait_ready(self) -> str:
         """Block until the API answers (and is warmed up); return its URL or raise EmbeddedServerError."""
-        if self.process is None:
+        if self.process is None and not self.reused:
             self.start()
         assert self._watcher is not None
         self._watcher.join()
         outcome = self._outcome
-        if isinstance(outcome, str) and self.process is not None and self.process.poll() is None:
+        if isinstance(outcome, str) and self._alive():
             return outcome
         self.stop()
         if isinstance(outcome, BaseException):
@@ -272,6 +402,8 @@ class EmbeddedServer:
         """
         self._stopping.set()
         proc, self.process = self.process, None
+        if proc is None and self.reused and self.pid is not None and pid_alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
         if proc is not None and proc.poll() is None:
             proc.terminate()
             if wait:
@@ -283,6 +415,18 @@ class EmbeddedServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def detach(self) -> None:
+        """Leave a resident server running for the next command (it stops itself when idle)."""
+        self._stopping.set()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @property
+    def resident(self) -> bool:
+        return self.idle > 0
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -330,10 +474,12 @@ class PrefectSession:
 
     def __init__(self) -> None:
         self.server: EmbeddedServer | None = None
+        self.api_url: str | None = None
+        self._used = False  # a run went to the embedded server
         if not os.environ.get("PREFECT_API_URL"):
             # Most likely embedded: launch now, before importing Prefect (about 1.5 s),
             # and drop the server if a profile or prefect.toml names an API after all.
-            self.server = EmbeddedServer().start()
+            self.server = find_or_start_server()
         try:
             self.api_url = configured_api_url()
             if self.api_url is None and not ephemeral_allowed():
@@ -347,7 +493,7 @@ class PrefectSession:
             self.close()
             self.server = None
         elif self.server is None:
-            self.server = EmbeddedServer().start()
+            self.server = find_or_start_server()
 
     @property
     def mode(self) -> str:
@@ -363,12 +509,15 @@ class PrefectSession:
                 # Prefect rebuilds its settings for this (about 0.2 s): done while the server starts.
                 stack.enter_context(embedded_run_settings(planned))
                 url = self.server.wait_ready()
+                self._used = True
                 if url != planned:  # respawned on another port
                     stack.enter_context(embedded_run_settings(url))
                 embedded_api_url = url
                 embedded_startup = {
                     "server_ready_s": round(self.server.ready_after or 0.0, 3),
                     "warm_up_s": round(self.server.warm_up_seconds or 0.0, 3),
+                    "reused": self.server.reused,
+                    "idle_seconds": self.server.idle,
                 }
                 try:
                     return fn(*args, **kwargs)
@@ -378,7 +527,12 @@ class PrefectSession:
             embedded_api_url = embedded_startup = None
 
     def close(self, wait: bool = True) -> None:
-        if self.server is not None:
+        """Stop the embedded server, or leave a resident one (used, or another command's) for the next command."""
+        if self.server is None:
+            return
+        if self.server.reused or (self.server.resident and self._used):
+            self.server.detach()
+        else:
             self.server.stop(wait=wait)
 
     def __enter__(self) -> PrefectSession:

@@ -27,6 +27,8 @@ import pytest
 _SESSION_HOME = tempfile.mkdtemp(prefix="cardex-test-prefect-")
 os.environ.setdefault("PREFECT_HOME", _SESSION_HOME)
 os.environ.pop("PREFECT_API_URL", None)  # the session's server, never an operator's
+# Every command started by a test stops its own embedded server (tests of the resident server set it).
+os.environ["CARDEX_SERVER_IDLE_SECONDS"] = "0"
 
 from flows import prefect_env  # noqa: E402
 
