@@ -3,10 +3,11 @@
 The logic lives in plain functions (:func:`expand_inputs`, :func:`process_input`,
 :func:`run_extraction`, :func:`build_run_report`) that tests call without
 Prefect. The Prefect flow :func:`extract_reports` runs the same
-:func:`run_extraction` with one ``extract-report`` task per input (read →
-segment → extract → validate, each stage timed), mapped over the inputs on the
-flow's task runner (threads, or prefect-dask), cached by content (see
-:func:`input_cache_key`), then one ``publish`` task. :func:`run_flow` picks the
+:func:`run_extraction` with one task per stage and input (``read``,
+``segment``, ``extract``, ``validate``: :data:`STAGE_TASKS`, on the same stage
+functions as :func:`process_input`), chained by their futures, at most N
+inputs in flight on the flow's task runner (threads, or prefect-dask), each
+stage cached by content (:func:`cache_key`), then one ``publish`` task. :func:`run_flow` picks the
 task runner and returns the final state with the :class:`RunSummary`.
 
 One input that cannot be read (:class:`InputError`) is recorded as failed with
