@@ -29,24 +29,25 @@ from nlp.urls import parse_urls
 RELISTED_MARK = re.compile(r"\s*[【\[]\s*再\s*掲\s*[】\]]\s*")
 
 
+# What a reject carries over from the record or the fields it was made from.
+_REJECT_IDENTITY = (
+    "survey_id", "source_path", "source_sha256", "card_id", "category_code", "card_no",
+    "page_start", "page_end", "extractor_version",
+)
+
+
+def _reject(source: AgreementRecord | CardFields, *, line_start: int | None, reasons: list[str],
+            warnings: list[str], raw_text: str) -> RejectRecord:
+    return RejectRecord(
+        **{name: getattr(source, name) for name in _REJECT_IDENTITY},
+        line_start=line_start, reasons=reasons, warnings=warnings, raw_text=raw_text,
+    )
+
+
 def record_to_reject(record: AgreementRecord, raw_text: str, reasons: list[str]) -> RejectRecord:
     """Turn a record that fails a survey-level rule (e.g. a duplicate card_id) into a reject."""
     line_start = next((p.line_start for p in record.provenance if p.field == "title"), None)
-    return RejectRecord(
-        survey_id=record.survey_id,
-        source_path=record.source_path,
-        source_sha256=record.source_sha256,
-        card_id=record.card_id,
-        category_code=record.category_code,
-        card_no=record.card_no,
-        page_start=record.page_start,
-        page_end=record.page_end,
-        line_start=line_start,
-        reasons=reasons,
-        warnings=list(record.warnings),
-        raw_text=raw_text,
-        extractor_version=record.extractor_version,
-    )
+    return _reject(record, line_start=line_start, reasons=reasons, warnings=list(record.warnings), raw_text=raw_text)
 
 
 def heading_to_title(heading: str) -> tuple[str, bool]:
@@ -132,21 +133,8 @@ def fields_to_record(fields: CardFields) -> AgreementRecord | RejectRecord:
         phones=fields.phones, emails=fields.emails, warnings=fields.warnings,
     )
     if failures:
-        return RejectRecord(
-            survey_id=fields.survey_id,
-            source_path=fields.source_path,
-            source_sha256=fields.source_sha256,
-            card_id=fields.card_id,
-            category_code=fields.category_code,
-            card_no=fields.card_no,
-            page_start=fields.page_start,
-            page_end=fields.page_end,
-            line_start=fields.line_start,
-            reasons=failures,
-            warnings=warnings,
-            raw_text=fields.raw_text,
-            extractor_version=fields.extractor_version,
-        )
+        return _reject(fields, line_start=fields.line_start, reasons=failures, warnings=warnings,
+                       raw_text=fields.raw_text)
     return AgreementRecord(
         survey_id=fields.survey_id,
         source_path=fields.source_path,
