@@ -38,11 +38,9 @@ printed but dropped; then no ``missing_*`` for the same field),
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -50,8 +48,9 @@ from email_validator import EmailNotValidError, validate_email
 from extractors import validate as V
 from extractors.records import Phone
 from nlp.normalize import normalize_width
+from nlp.tokenizer import load_toml
 
-RULES = Path(__file__).parent / "rules" / "contact_labels.toml"
+RULES = "contact_labels.toml"
 _DASHES = "-‐‑‒–—―ー−"
 _DASH_ONLY = re.compile(f"[{_DASHES}]+")
 
@@ -77,10 +76,8 @@ def fold(text: str) -> str:
     return folded
 
 
-@cache
 def load_rules() -> dict:
-    with RULES.open("rb") as fh:
-        return tomllib.load(fh)
+    return load_toml(RULES)
 
 
 @cache
@@ -161,11 +158,11 @@ _LABEL = r"(?<![A-Za-z0-9])(?:\([A-Za-z]\)|[A-Z](?=[\s:.)]|$)[:.)]?)|[①-⑳Ⓐ
 _PHONE_SCAN = re.compile(
     rf"(?P<e>{_EXT})|(?P<n>{_NUM})|(?P<l>{_LABEL})|(?P<w>\s+)|(?P<o>.)", re.IGNORECASE | re.DOTALL
 )
+_DIGIT_DASH = re.compile(rf"(?<=\d)\s*[{_DASHES}]\s*(?=\d)")
 
 
 def _fold_phone(text: str) -> str:
-    text = fold(text)
-    return re.sub(rf"(?<=\d)\s*[{_DASHES}]\s*(?=\d)", "-", text)
+    return _DIGIT_DASH.sub("-", fold(text))
 
 
 def _complete(number: str) -> bool:
@@ -256,6 +253,23 @@ def parse_emails(text: str) -> tuple[list[str], list[str]]:
 # --- the table -----------------------------------------------------------------
 
 
+def _parse_cells(texts: list[str], parse: Callable[[str], tuple[list, list[str]]], unreadable: str, missing: str,
+                 warnings: list[str]) -> list:
+    """The values of one field's cells, their warnings added to ``warnings``.
+
+    ``missing`` when nothing was printed, or when what was printed held no value
+    (only labels or notes) and nothing was dropped as ``unreadable``.
+    """
+    values: list = []
+    for text in texts:
+        found, w = parse(text)
+        values += found
+        warnings += w
+    if not texts or (not values and unreadable not in warnings):
+        warnings.append(missing)
+    return values
+
+
 def parse_contact(rows: list[list[str]]) -> Contact:
     """Department, phones and e-mails of field (7), from its table rows split into cells."""
     got = _gather(rows)
@@ -263,24 +277,8 @@ def parse_contact(rows: list[list[str]]) -> Contact:
     department = "\n".join(got.department)
     if not department:
         warnings.append(V.MISSING_DEPARTMENT)
-    phones: list[Phone] = []
-    for text in got.phone:
-        found, w = parse_phones(text)
-        phones += found
-        warnings += w
-    if not got.phone:
-        warnings.append(V.MISSING_PHONE)
-    elif not phones and V.UNREADABLE_PHONE not in warnings:
-        warnings.append(V.MISSING_PHONE)  # only labels or notes, no digits
-    emails: list[str] = []
-    for text in got.email:
-        found, w = parse_emails(text)
-        emails += found
-        warnings += w
-    if not got.email:
-        warnings.append(V.MISSING_EMAIL)
-    elif not emails and V.UNREADABLE_EMAIL not in warnings:
-        warnings.append(V.MISSING_EMAIL)
+    phones = _parse_cells(got.phone, parse_phones, V.UNREADABLE_PHONE, V.MISSING_PHONE, warnings)
+    emails = _parse_cells(got.email, parse_emails, V.UNREADABLE_EMAIL, V.MISSING_EMAIL, warnings)
     if got.unlabelled:
         warnings.append(V.CONTACT_UNLABELLED)
     return Contact(

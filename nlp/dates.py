@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from extractors import validate as V
 from nlp.normalize import normalize_width
+from nlp.tokenizer import load_toml
 
-RULES = Path(__file__).parent / "rules" / "eras.toml"
+RULES = "eras.toml"
+_EMPTY = re.compile(r"[-‐‑‒–—―ー−]*|(?:該当)?(?:なし|無し)")
+_RANK = {"day": 0, "month": 1, "year": 2}  # the finer of two equal dates wins
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,8 @@ class _Candidate:
     warnings: tuple[str, ...]
 
 
-@cache
 def load_rules() -> dict:
-    with RULES.open("rb") as fh:
-        return tomllib.load(fh)
+    return load_toml(RULES)
 
 
 @cache
@@ -152,7 +151,7 @@ def _outside(era: Era, first: dt.date, precision: str) -> bool:
 
 def _is_empty(text: str) -> bool:
     """Empty, only dashes (``--``, ``―``, ``ー``), or "none" (なし)."""
-    return re.fullmatch(r"[-‐‑‒–—―ー−]*|(?:該当)?(?:なし|無し)", text) is not None
+    return _EMPTY.fullmatch(text) is not None
 
 
 def parse_agreement_date(raw: str) -> ParsedDate:
@@ -177,8 +176,7 @@ def parse_agreement_date(raw: str) -> ParsedDate:
     candidates = [c for _, c in sorted(found, key=lambda f: f[0])]
     if any(c.date is None for c in candidates):
         return ParsedDate(None, "none", (V.INVALID_DATE,))
-    rank = {"day": 0, "month": 1, "year": 2}
-    best = min(candidates, key=lambda c: (c.date, rank[c.precision]))
+    best = min(candidates, key=lambda c: (c.date, _RANK[c.precision]))
     warnings = list(best.warnings)
     if len({c.date for c in candidates}) > 1:
         warnings.append(V.MULTIPLE_DATES)

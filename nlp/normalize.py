@@ -15,7 +15,7 @@ from pathlib import Path
 LOOKALIKES_TSV = Path(__file__).parent / "rules" / "lookalikes.tsv"
 
 # Full-width ASCII variants U+FF01–U+FF5E sit at a fixed offset from ASCII U+0021–U+007E.
-_FULLWIDTH_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+FULLWIDTH_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 @lru_cache(maxsize=1)
@@ -40,4 +40,4 @@ def fold_lookalikes(text: str) -> str:
 
 def normalize_width(text: str) -> str:
     """Map full-width ASCII (``０１７－７３４``, ``＠``) and the ideographic space to ASCII; leave the rest."""
-    return text.translate(_FULLWIDTH_TO_ASCII)
+    return text.translate(FULLWIDTH_TO_ASCII)

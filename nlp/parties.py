@@ -19,6 +19,7 @@ reported by :func:`nlp.countries.country_codes`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from nlp.countries import countries_in, sovereign_of
 from nlp.tokenizer import is_admin_unit_end, rule_regex, tokens
@@ -35,15 +36,23 @@ def _is_empty(text: str) -> bool:
     return not text or bool(rule_regex(RULES, "empty_field").fullmatch(text))
 
 
-def _split_top_level(text: str, separator: re.Pattern[str]) -> list[str]:
-    """Split on ``separator`` (a one-character pattern) outside brackets."""
-    parts, depth, start = [], 0, 0
+def _top_level(text: str) -> Iterator[tuple[int, str]]:
+    """``(offset, character)`` of every character outside brackets (the brackets themselves left out)."""
+    depth = 0
     for i, ch in enumerate(text):
         if ch in OPENING:
             depth += 1
         elif ch in CLOSING:
             depth = max(0, depth - 1)
-        elif depth == 0 and separator.match(ch):
+        elif depth == 0:
+            yield i, ch
+
+
+def _split_top_level(text: str, separator: re.Pattern[str]) -> list[str]:
+    """Split on ``separator`` (a one-character pattern) outside brackets."""
+    parts, start = [], 0
+    for i, ch in _top_level(text):
+        if separator.match(ch):
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
@@ -99,15 +108,9 @@ def foreign_chunks(text: str) -> list[str]:
     separator = rule_regex(RULES, "separators")
     mentions = countries_in(text)
     starts = {m[0]: k for k, m in enumerate(mentions)}
-    chunks, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in OPENING:
-            depth += 1
-        elif ch in CLOSING:
-            depth = max(0, depth - 1)
-        elif depth:
-            continue
-        elif separator.match(ch):
+    chunks, start = [], 0
+    for i, ch in _top_level(text):
+        if separator.match(ch):
             chunks.append(text[start:i])
             start = i + 1
         elif ch == " " and i + 1 in starts:
@@ -159,14 +162,7 @@ def _dot_splits(item: str) -> list[int]:
     ``・`` before it: Sudachi reads a long line less reliably than a name
     (中華人民共和国景德鎮市 comes out …共和|国景|德鎮|市).
     """
-    depth, dots = 0, []
-    for i, ch in enumerate(item):
-        if ch in OPENING:
-            depth += 1
-        elif ch in CLOSING:
-            depth = max(0, depth - 1)
-        elif ch == "・" and depth == 0:
-            dots.append(i)
+    dots = [i for i, ch in _top_level(item) if ch == "・"]
     if not dots:
         return []
     country_ends = [end for _start, end, _code in countries_in(item)]

@@ -22,7 +22,8 @@ def _table() -> dict[str, tuple[str, str]]:
 
 
 @functools.cache
-def _pattern() -> re.Pattern[str]:
+def prefecture_pattern() -> re.Pattern[str]:
+    """Any of the 47 full prefecture names, longest first (no context rules: see :func:`prefectures_in`)."""
     names = sorted(_table(), key=len, reverse=True)
     return re.compile("|".join(map(re.escape, names)))
 
@@ -38,7 +39,7 @@ def prefectures_in(party: str) -> list[str]:
     blocked = [m.span() for m in rule_regex(RULES, "not_a_prefecture").finditer(party)]
     return [
         m.group()
-        for m in _pattern().finditer(party)
+        for m in prefecture_pattern().finditer(party)
         if not any(s <= m.start() < e for s, e in blocked)
     ]
 

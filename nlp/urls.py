@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from extractors import validate as V
+from nlp.normalize import FULLWIDTH_TO_ASCII
 
 # Full-width ASCII variants folded to ASCII -- except brackets, which end a URL.
-_FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in "（）［］｛｝＜＞｀＂＇"} | {
-    0x3000: 0x20
-}
+_FOLD = {c: a for c, a in FULLWIDTH_TO_ASCII.items() if chr(c) not in "（）［］｛｝＜＞｀＂＇"}
 # Characters a URL may hold (RFC 3986 plus `%`), and Latin letters of an IDN host such as `café`.
 _URL_CHARS = r"A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%\u00C0-\u024F"
 _CANDIDATE = re.compile(rf"(?<![A-Za-z0-9.])(?:[A-Za-z][A-Za-z0-9+.\-]*://|www\.)[{_URL_CHARS}]*")

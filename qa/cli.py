@@ -37,6 +37,15 @@ def _err(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
+def _write_failed(exc: Exception, target: object) -> int:
+    """Exit status 3 after a report could not be written (``OSError``) or a bug (anything else: one line)."""
+    if isinstance(exc, OSError):
+        _err(f"could not write {exc.filename or target}: {exc.strerror or exc}")
+    else:
+        _err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
+    return 3
+
+
 def _field_list(value: str) -> list[str]:
     from extractors.records import RECORD_SCHEMA
     from qa.diff import BOOKKEEPING_FIELDS, CARD
@@ -114,12 +123,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         diff = diff_runs(old, new, ignore_whitespace=args.ignore_whitespace)
         write_diff_parquet(diff, args.out)
         page = render_diff_report(diff, args.out, crops=not args.no_crops)
-    except OSError as exc:
-        _err(f"could not write {exc.filename or args.out}: {exc.strerror or exc}")
-        return 3
-    except Exception as exc:  # noqa: BLE001 - a bug: one line
-        _err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
-        return 3
+    except Exception as exc:  # noqa: BLE001 - one line, exit 3
+        return _write_failed(exc, args.out)
     counts = diff.changed_fields()
     print(f"{PROG} diff: {diff.summary_line()} -> {page} ({time.perf_counter() - started:.1f} s)", flush=True)
     gated = {f: counts[f] for f in args.fail_on_change if counts.get(f)}
@@ -145,12 +150,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.run_dir) / "review"
     try:
         page = render_review(run, out, crops=not args.no_crops)
-    except OSError as exc:
-        _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
-        return 3
-    except Exception as exc:  # noqa: BLE001
-        _err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
-        return 3
+    except Exception as exc:  # noqa: BLE001 - one line, exit 3
+        return _write_failed(exc, out)
     warned = sum(1 for r in run.records if r.get("warnings"))
     print(
         f"{PROG} review: {len(run.records)} records, {len(run.rejects)} rejects, {warned} cards with warnings"

@@ -64,7 +64,7 @@ from extractors.records import AgreementRecord
 from extractors.segment import Segmentation, TocEntry
 from nlp.countries import countries_in, country_codes
 from nlp.normalize import fold_lookalikes
-from nlp.tokenizer import load_tsv
+from nlp.prefectures import prefecture_pattern
 
 RULES = Path(__file__).resolve().parent / "rules" / "orthographic_variants.toml"
 
@@ -177,16 +177,6 @@ class TocCard:
         return f"{self.category_code}-{self.card_no}"
 
 
-@cache
-def _prefecture_names() -> tuple[str, ...]:
-    return tuple(sorted((row["name"] for row in load_tsv("prefectures.tsv")), key=len, reverse=True))
-
-
-@cache
-def _prefecture_re() -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, _prefecture_names())))
-
-
 def parse_toc_entry(entry: TocEntry) -> TocCard:
     """Split a TOC entry into foreign side, Japanese side, title, page and the 【再掲】 mark."""
     text = _TOC_NUMBER.sub("", entry.text, count=1)
@@ -223,7 +213,7 @@ def split_toc_parties(parties: str) -> tuple[str, str]:
     a foreign council, as in ③8) belongs to the foreign side.
     """
     cut = None
-    for m in _prefecture_re().finditer(parties):
+    for m in prefecture_pattern().finditer(parties):
         j = m.start()
         while j > 0 and parties[j - 1] == " ":
             j -= 1
@@ -237,7 +227,7 @@ def split_toc_parties(parties: str) -> tuple[str, str]:
         cut = (k, k + 1)
     foreign, japanese = parties[: cut[0]].strip(), parties[cut[1] :].strip()
     m = re.search(r"[（(]([^（()）]*)[)）]$", japanese)
-    if m and not _prefecture_re().search(m.group(1)):
+    if m and not prefecture_pattern().search(m.group(1)):
         foreign = f"{foreign}（{m.group(1)}）"
         japanese = japanese[: m.start()].strip()
     return foreign, japanese
@@ -327,7 +317,7 @@ def _part_units(part: str) -> list[Unit]:
 def _place_units(piece: str) -> list[Unit]:
     out: list[Unit] = []
     pos = 0
-    for m in _prefecture_re().finditer(piece):
+    for m in prefecture_pattern().finditer(piece):
         out += _admin_units(piece[pos : m.start()])
         out.append(_unit(m.group(0), "prefecture"))
         pos = m.end()
