@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from extractors import validate as V
 from extractors.document import Card, Line
 from extractors.headings import field_specs, match_field, party_labels
+from extractors.read_text import INLINE_BULLET
 
 FIELD_NAMES = {spec.number: spec.name for spec in field_specs()}
 
 
-# A list bullet printed inside a line, with white space next to it (`…へ参加・ 9月…`, `… ・平成24年…`);
-# a `・` between two words (ロシア・韓国) is no bullet.
-_INLINE_BULLET = re.compile(r"\s+(?=・)|(?<=\S)(?=・\s)")
-
-
 def split_inline_bullets(line: str) -> list[str]:
-    """One line of free text to its list items: a new item starts at each bullet printed inline."""
+    """One line of free text to its list items: a new item starts at each bullet printed inline.
+
+    A bullet printed inside a line has white space next to it (`…へ参加・ 9月…`, `… ・平成24年…`);
+    a `・` between two words (ロシア・韓国) is no bullet (:data:`extractors.read_text.INLINE_BULLET`).
+    """
     if "・" not in line:
         return [line]
-    return [item.strip() for item in _INLINE_BULLET.split(line) if item.strip()]
+    return [item.strip() for item in INLINE_BULLET.split(line) if item.strip()]
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,6 @@ class PhysicalLine:
     size: float
     segments: tuple[Segment, ...]
     region: tuple[Any, ...]  # ("free",), ("box", x0, x1, table, band) or ("row", table, band)
-    left: float  # left edge of the region
     limit: float | None  # right edge text in the region may reach (None: not known yet)
     cells: tuple[str, ...] | None = None  # a ruled table row: its cells, spans padded with ""
 
@@ -144,6 +143,11 @@ class _VRule:
     y1: float
 
 
+def _slot(bounds: Sequence[float], v: float) -> int:
+    """The interval between consecutive sorted ``bounds`` that ``v`` lies in (clamped to the first and last)."""
+    return min(max(bisect.bisect_right(bounds, v) - 1, 0), len(bounds) - 2)
+
+
 @dataclass(frozen=True)
 class _Table:
     """A grid of ruling lines: row boundaries, and per row the vertical rules crossing it."""
@@ -159,7 +163,7 @@ class _Table:
 
     def band_of(self, x: float, y: float) -> int:
         """The row a point lies in, moved up while no rule separates it from the row above (a merged cell)."""
-        band = min(max(bisect.bisect_right(self.ys, y) - 1, 0), len(self.ys) - 2)
+        band = _slot(self.ys, y)
         while band > 0 and not any(a - RULE_TOL_PT <= x <= b + RULE_TOL_PT for a, b in self.covers[band]):
             band -= 1
         return band
@@ -351,14 +355,14 @@ def _physical_line(page_no: int, chars: Sequence[Char], segments: Sequence[Segme
     )
 
 
-def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...], left: float) -> list[PhysicalLine]:
+def _lines_of(chars: Sequence[Char], page_no: int, region: tuple[Any, ...]) -> list[PhysicalLine]:
     """Physical lines of one region (free text or one box band)."""
     out = []
     for row in _cluster_rows(chars):
         segments = _row_to_segments(row)
         if not segments:
             continue
-        out.append(_physical_line(page_no, row, segments, region=region, left=left, limit=None))
+        out.append(_physical_line(page_no, row, segments, region=region, limit=None))
     return out
 
 
@@ -461,14 +465,10 @@ def chars_to_lines(
             free.append(c)
 
     out: list[PhysicalLine] = []
-    free_lines = _lines_of(free, page_no, ("free",), 0.0)
+    free_lines = _lines_of(free, page_no, ("free",))
     if free_lines:
-        left = Counter(round(ln.x0) for ln in free_lines).most_common(1)[0][0]
-        right = free_right
-        if right is None:
-            observed = _observed_right(free_lines)
-            right = max(page_width - left, observed or 0.0)
-        out += _with_columns([replace(ln, left=float(left), limit=right) for ln in free_lines])
+        right = free_right if free_right is not None else free_text_right([free_lines], page_width)
+        out += _with_columns([replace(ln, limit=right) for ln in free_lines])
 
     for ti, t in enumerate(tables):
         tchars = in_table.get(ti, [])
@@ -476,7 +476,7 @@ def chars_to_lines(
         merged = len(t.grid_xs) > 2  # a multi-column table may merge cells across rows
         for c in tchars:
             cx, cy = (c["x0"] + c["x1"]) / 2, (c["top"] + c["bottom"]) / 2
-            band = t.band_of(cx, cy) if merged else min(max(bisect.bisect_right(t.ys, cy) - 1, 0), len(t.ys) - 2)
+            band = t.band_of(cx, cy) if merged else _slot(t.ys, cy)
             bands.setdefault(band, []).append(c)
         if len(t.grid_xs) == 2:
             out += _box_lines(t, ti, bands, page_no)
@@ -490,7 +490,7 @@ def _box_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
     """Physical lines of a single-column ruled box, each band its own region."""
     lines: list[PhysicalLine] = []
     for band, bchars in sorted(bands.items()):
-        lines += _lines_of(bchars, page_no, ("box", round(t.x0), round(t.x1), ti, band), t.x0)
+        lines += _lines_of(bchars, page_no, ("box", round(t.x0), round(t.x1), ti, band))
     if not lines:
         return []
     pad = max(0.0, min(ln.x0 - t.x0 for ln in lines))
@@ -510,13 +510,13 @@ def _row_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
         by_cell: dict[int, list[Char]] = {}
         for c in bchars:
             cx = (c["x0"] + c["x1"]) / 2
-            cell = min(max(bisect.bisect_right(xs, cx) - 1, 0), len(xs) - 2)
+            cell = _slot(xs, cx)
             by_cell.setdefault(cell, []).append(c)
         cells: list[str] = []
         segments: list[Segment] = []
         for cell in range(len(xs) - 1):
             span = sum(1 for x in t.grid_xs if xs[cell] - RULE_TOL_PT < x < xs[cell + 1] - RULE_TOL_PT)
-            pieces = _lines_of(by_cell.get(cell, []), page_no, ("cell",), xs[cell])
+            pieces = _lines_of(by_cell.get(cell, []), page_no, ("cell",))
             if pieces:
                 pad = max(0.0, min(ln.x0 for ln in pieces) - xs[cell])
                 cells.append(_join_in_cell(pieces, xs[cell + 1] - min(pad, pieces[0].size)))
@@ -527,7 +527,7 @@ def _row_lines(t: _Table, ti: int, bands: Mapping[int, list[Char]], page_no: int
         if not segments:
             continue
         out.append(_physical_line(page_no, bchars, sorted(segments, key=lambda s: s.x0), region=("row", ti, band),
-                                  left=t.x0, limit=t.x1, cells=tuple(cells)))
+                                  limit=t.x1, cells=tuple(cells)))
     return out
 
 

@@ -19,9 +19,10 @@ _ENTITY = re.compile(r"&(amp|lt|gt|quot|nbsp|#\d+);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "nbsp": " "}
 # A converter's rule or empty-cell marker: `--`, `--\t----`.
 _SEPARATOR = re.compile(r"^-{2,}(?:\t-{2,})*$")
-# A list bullet a converter flattened into an HTML line: a `・` with white space before or after it
-# (` ・ item`, ` ・item`, `。・ item`). A `・` between two words (ロシア・韓国) is no bullet.
-_INLINE_BULLET = re.compile(r"\s+(?=・)|(?<=\S)(?=・\s)")
+# A list bullet printed inside a line (a converter flattened an HTML list; a PDF paragraph ran items on):
+# a `・` with white space before or after it (` ・ item`, ` ・item`, `。・ item`). A `・` between two
+# words (ロシア・韓国) is no bullet. Also splits free-text fields (extractors.fields.split_inline_bullets).
+INLINE_BULLET = re.compile(r"\s+(?=・)|(?<=\S)(?=・\s)")
 # A Markdown list marker in front of an item: `- ・…`, `- (1) …`.
 _MD_BULLET = re.compile(r"^\s*[-*]\s+(?=\S)")
 # A bare page number, possibly dashed: `14`, `- 14 -`.
@@ -75,7 +76,7 @@ def clean_markup(raw: str) -> list[str]:
     for piece in text.split("\n"):
         if piece.lstrip()[:1] in ("-", "*"):
             piece = _MD_BULLET.sub("", piece)
-        items = _INLINE_BULLET.split(piece) if had_markup and "・" in piece else [piece]
+        items = INLINE_BULLET.split(piece) if had_markup and "・" in piece else [piece]
         for item in items:
             item = item.rstrip("\n\r") if "\t" in item else item.strip()
             if item and not _SEPARATOR.match(item.strip()):

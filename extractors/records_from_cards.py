@@ -6,6 +6,7 @@ hard rules and record-level warnings); :func:`card_to_record` is the two compose
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -33,6 +34,12 @@ RELISTED_MARK = re.compile(r"\s*[【\[]\s*再\s*掲\s*[】\]]\s*")
 _REJECT_IDENTITY = (
     "survey_id", "source_path", "source_sha256", "card_id", "category_code", "card_no",
     "page_start", "page_end", "extractor_version",
+)
+
+
+# The record columns copied from the fields (tuples become lists): all but the two set by validation.
+_RECORD_FROM_FIELDS = tuple(
+    f.name for f in dataclasses.fields(AgreementRecord) if f.name not in ("agreement_key", "warnings")
 )
 
 
@@ -135,36 +142,11 @@ def fields_to_record(fields: CardFields) -> AgreementRecord | RejectRecord:
     if failures:
         return _reject(fields, line_start=fields.line_start, reasons=failures, warnings=warnings,
                        raw_text=fields.raw_text)
+    values = {name: getattr(fields, name) for name in _RECORD_FROM_FIELDS}
     return AgreementRecord(
-        survey_id=fields.survey_id,
-        source_path=fields.source_path,
-        source_sha256=fields.source_sha256,
-        card_id=fields.card_id,
-        category_code=fields.category_code,
-        category=fields.category,
-        card_no=fields.card_no,
-        title=fields.title,
-        relisted=fields.relisted,
+        **{name: list(v) if isinstance(v, tuple) else v for name, v in values.items()},
         agreement_key="",  # assigned across the document by assign_agreement_keys
-        page_start=fields.page_start,
-        page_end=fields.page_end,
-        jp_entities=list(fields.jp_entities),
-        jp_prefectures=list(fields.jp_prefectures),
-        foreign_entities=list(fields.foreign_entities),
-        country_codes=list(fields.country_codes),
-        agreement_date=fields.agreement_date,
-        agreement_date_precision=fields.agreement_date_precision,
-        agreement_date_raw=fields.agreement_date_raw,
-        background=fields.background,
-        activities=fields.activities,
-        outcomes=fields.outcomes,
-        urls=list(fields.urls),
-        contact_department=fields.contact_department,
-        phones=list(fields.phones),
-        emails=list(fields.emails),
         warnings=warnings,
-        extractor_version=fields.extractor_version,
-        provenance=list(fields.provenance),
     )
 
 

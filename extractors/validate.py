@@ -110,13 +110,8 @@ def unregistered(codes: Iterable[str]) -> list[str]:
 
 
 def _dedupe(codes: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for c in codes:
-        if c not in seen:
-            seen.add(c)
-            out.append(c)
-    return out
+    """The codes in first-seen order, without repeats."""
+    return list(dict.fromkeys(codes))
 
 
 def _blank(text: str | None) -> bool:

@@ -154,8 +154,9 @@ def write_run_json(run: Mapping[str, Any], path: str | os.PathLike[str]) -> Path
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    with open(directory / LOCK_FILE, "a+b") as lock:
+def _locked_file(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the duration of the block."""
+    with open(path, "a+b") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -198,7 +199,7 @@ def publish_run(
     rec_json = json_bytes(reconciliation if reconciliation is not None else [])
     outputs["reconciliation"] = {"file": RECONCILIATION_FILE, "sha256": sha256_bytes(rec_json)}
     run_doc = {**run, "outputs": outputs}
-    with _locked(out):
+    with _locked_file(out / LOCK_FILE):
         for stale in stale_temp_files(out):
             with contextlib.suppress(OSError):
                 stale.unlink()
@@ -335,13 +336,3 @@ def publish_partition(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return outputs
-
-
-@contextlib.contextmanager
-def _locked_file(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
