@@ -165,7 +165,7 @@ def _locked_file(path: Path) -> Iterator[None]:
 
 
 def stale_temp_files(directory: Path) -> list[Path]:
-    names = (RECORDS_FILE, REJECTS_FILE, RUN_FILE)
+    names = (RECORDS_FILE, REJECTS_FILE, RECONCILIATION_FILE, RUN_FILE)
     return sorted(
         p for p in directory.glob(f".*{TMP_MARK}*") if any(p.name.startswith(f".{n}{TMP_MARK}") for n in names)
     )

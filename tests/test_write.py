@@ -241,3 +241,12 @@ def test_temp_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
     _publish(out, 1, 1)
     assert _leftovers(out) == []
     assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_a_killed_runs_reconciliation_temp_file_is_removed_too(tmp_path: Path) -> None:
+    """Regression: stale_temp_files knew records, rejects and run.json but not reconciliation.json."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / f".{write.RECONCILIATION_FILE}{write.TMP_MARK}deadbeef").write_bytes(b"half")
+    _publish(out, 1, 1)
+    assert _leftovers(out) == []
